@@ -1,0 +1,202 @@
+package orders
+
+import (
+	"fmt"
+	"time"
+)
+
+// Status is where an order is in its lifecycle.
+type Status string
+
+// Order statuses.
+const (
+	StatusPendingApproval Status = "pending_approval"
+	StatusPendingPayment  Status = "pending_payment"
+	StatusPendingShipment Status = "pending_shipment"
+	StatusShipped         Status = "shipped"
+	StatusCompleted       Status = "completed"
+	StatusCancelled       Status = "cancelled"
+	StatusRejected        Status = "rejected"
+	StatusRefunded        Status = "refunded"
+)
+
+// Statuses lists every status in lifecycle order.
+var Statuses = []Status{
+	StatusPendingApproval, StatusPendingPayment, StatusPendingShipment, StatusShipped,
+	StatusCompleted, StatusCancelled, StatusRejected, StatusRefunded,
+}
+
+// transitions is the strict lifecycle table (DESIGN.md §4). Refunds are possible
+// once an order has been paid: while it waits for shipment, after shipping and
+// after completion.
+var transitions = map[Status][]Status{
+	StatusPendingApproval: {StatusPendingPayment, StatusPendingShipment, StatusRejected},
+	StatusPendingPayment:  {StatusPendingShipment, StatusCancelled},
+	StatusPendingShipment: {StatusShipped, StatusCancelled, StatusRefunded},
+	StatusShipped:         {StatusCompleted, StatusRefunded},
+	StatusCompleted:       {StatusRefunded},
+}
+
+// ParseStatus returns the status named s.
+func ParseStatus(s string) (Status, error) {
+	for _, st := range Statuses {
+		if string(st) == s {
+			return st, nil
+		}
+	}
+	return "", Errorf(EINVALID, "unknown status %q", s)
+}
+
+// CanTransition reports whether the lifecycle allows from → to.
+func CanTransition(from, to Status) bool {
+	for _, s := range transitions[from] {
+		if s == to {
+			return true
+		}
+	}
+	return false
+}
+
+// Next returns the statuses an order in s may move to.
+func (s Status) Next() []Status { return append([]Status(nil), transitions[s]...) }
+
+// Final reports whether no further transition is possible.
+func (s Status) Final() bool { return len(transitions[s]) == 0 }
+
+// ReleasesStock reports whether entering s gives the reserved stock back.
+func (s Status) ReleasesStock() bool { return s == StatusCancelled || s == StatusRejected }
+
+// Cancellable reports whether the customer may still cancel an order in s.
+func (s Status) Cancellable() bool { return CanTransition(s, StatusCancelled) }
+
+// Payment is how an order is paid.
+type Payment string
+
+// Payment methods. Only methods whose whole flow works are offered by the dialog.
+const (
+	PayOnDelivery Payment = "cod"
+)
+
+// Customer is the conversation an order came from; notifications go back there.
+type Customer struct {
+	Channel string `json:"channel"`
+	Chat    string `json:"chat"`
+	User    string `json:"user"`
+	Lang    string `json:"lang"`
+}
+
+// DraftLine is one cart line as the customer saw it.
+type DraftLine struct {
+	VariantSKU string `json:"variant"`
+	Quantity   int    `json:"quantity"`
+	UnitPrice  Money  `json:"unit_price"` // the price the customer was shown
+}
+
+// Draft is a checkout ready to become an order.
+type Draft struct {
+	CheckoutKey string      `json:"checkout_key"` // same key, same order
+	Customer    Customer    `json:"customer"`
+	Lines       []DraftLine `json:"lines"`
+	Address     string      `json:"address"`
+	ContactName string      `json:"contact_name"`
+	Phone       string      `json:"phone"` // E.164
+	Payment     Payment     `json:"payment"`
+}
+
+// Line is an ordered line, with the names and price frozen at placement.
+type Line struct {
+	VariantSKU  string `json:"variant"`
+	ProductSKU  string `json:"product"`
+	ProductName Text   `json:"product_name"`
+	VariantName Text   `json:"variant_name"`
+	UnitPrice   Money  `json:"unit_price"`
+	Quantity    int    `json:"quantity"`
+}
+
+// Change is one entry of an order's history.
+type Change struct {
+	From  Status    `json:"from"` // "" for the order's creation
+	To    Status    `json:"to"`
+	Actor string    `json:"actor"`
+	Note  string    `json:"note,omitempty"`
+	At    time.Time `json:"at"`
+}
+
+// Order is a placed order.
+type Order struct {
+	ID          int64     `json:"-"`
+	Number      string    `json:"number"`
+	CheckoutKey string    `json:"-"`
+	Customer    Customer  `json:"customer"`
+	Status      Status    `json:"status"`
+	Lines       []Line    `json:"lines"`
+	Total       Money     `json:"total"`
+	Address     string    `json:"address"`
+	ContactName string    `json:"contact_name"`
+	Phone       string    `json:"phone"`
+	Payment     Payment   `json:"payment"`
+	Tracking    string    `json:"tracking,omitempty"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
+	History     []Change  `json:"history,omitempty"`
+}
+
+// Total sums lines; ok is false on overflow or mixed currencies.
+func Total(lines []Line) (Money, bool) {
+	var t Money
+	for _, l := range lines {
+		sub, ok := l.UnitPrice.Mul(l.Quantity)
+		if !ok {
+			return Money{}, false
+		}
+		if t, ok = t.Add(sub); !ok {
+			return Money{}, false
+		}
+	}
+	return t, true
+}
+
+// ProblemKind says why a cart line cannot be ordered as it is.
+type ProblemKind string
+
+// Problem kinds.
+const (
+	ProblemUnavailable  ProblemKind = "unavailable"   // product or variant gone or deactivated
+	ProblemOutOfStock   ProblemKind = "out_of_stock"  // nothing left
+	ProblemLowStock     ProblemKind = "low_stock"     // fewer left than asked for
+	ProblemPriceChanged ProblemKind = "price_changed" // the price differs from what was shown
+)
+
+// Problem is one reason a draft was refused.
+type Problem struct {
+	Kind       ProblemKind `json:"kind"`
+	VariantSKU string      `json:"variant"`
+	Requested  int         `json:"requested"`
+	Available  int         `json:"available"`
+	Shown      Money       `json:"shown"`
+	Current    Money       `json:"current"`
+}
+
+// ProblemsError is returned when a draft no longer matches the catalog. Nothing
+// was reserved or written.
+type ProblemsError struct {
+	Problems []Problem
+}
+
+func (e *ProblemsError) Error() string {
+	return fmt.Sprintf("conflict: %d cart line(s) changed since they were added", len(e.Problems))
+}
+
+// Notification is an outbox row: a status change to tell the customer about.
+type Notification struct {
+	ID          int64     `json:"id"`
+	Customer    Customer  `json:"customer"`
+	OrderNumber string    `json:"order"`
+	From        Status    `json:"from"`
+	To          Status    `json:"to"`
+	Tracking    string    `json:"tracking,omitempty"`
+	Note        string    `json:"note,omitempty"`
+	CreatedAt   time.Time `json:"created_at"`
+	Attempts    int       `json:"attempts"`
+	LastError   string    `json:"last_error,omitempty"`
+}

@@ -1,0 +1,249 @@
+package orders
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"math/big"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Limits on what a draft may contain.
+const (
+	MaxLines       = 20
+	MaxQuantity    = 999
+	MaxAddressLen  = 500 // characters
+	MaxNameLen     = 100 // characters
+	MaxNoteLen     = 500
+	MaxTrackingLen = 100
+)
+
+// Store persists the order core. orders/sqlstore implements it.
+type Store interface {
+	// Catalog returns the whole catalog, active and inactive products.
+	Catalog(ctx context.Context) (*Catalog, error)
+	// ImportCatalog upserts categories, products and variants; products
+	// missing from c are deactivated, never deleted (orders refer to them).
+	ImportCatalog(ctx context.Context, c *Catalog) (ImportReport, error)
+	// PlaceOrder, in one transaction: returns the existing order if one has
+	// d.CheckoutKey; else re-validates d against prices and stock (returning
+	// *ProblemsError and writing nothing when they differ), reserves stock,
+	// inserts the order with number, its lines, its first history entry and an
+	// outbox notification.
+	PlaceOrder(ctx context.Context, d Draft, number string, at time.Time) (Order, error)
+	// Order returns an order with its history, ENOTFOUND if there is none.
+	Order(ctx context.Context, number string) (Order, error)
+	// Orders lists orders, newest first, without history.
+	Orders(ctx context.Context, f Filter) ([]Order, error)
+	// Transition moves an order to t.To if the lifecycle allows it from its
+	// current status (ECONFLICT otherwise), records the history entry, releases
+	// stock when t.To does, and writes an outbox notification, in one transaction.
+	Transition(ctx context.Context, number string, t Transition) (Order, error)
+	// ClaimNotifications leases up to limit due, undelivered notifications that
+	// match f until at+lease, so that no other notifier takes them meanwhile.
+	ClaimNotifications(ctx context.Context, f NotificationFilter, limit int, at time.Time, lease time.Duration) ([]Notification, error)
+	// MarkDelivered records that a notification reached the customer.
+	MarkDelivered(ctx context.Context, id int64, at time.Time) error
+	// MarkFailed records a failed attempt and when to try again.
+	MarkFailed(ctx context.Context, id int64, reason string, retryAt time.Time) error
+}
+
+// Filter selects orders.
+type Filter struct {
+	Customer *Customer // by conversation (channel, chat, user); Lang is ignored
+	Status   Status
+	Limit    int // 0: 100
+}
+
+// NotificationFilter selects the notifications one notifier can deliver.
+type NotificationFilter struct {
+	Channels []string // empty: every channel
+	Chat     string   // when set, only this chat (a terminal delivers its own user's)
+}
+
+// Transition is a requested status change.
+type Transition struct {
+	To       Status
+	Actor    string
+	Note     string
+	Tracking string
+	At       time.Time
+}
+
+// Service is the order core's entry point: it checks input, numbers orders and
+// delegates the transactional work to its Store.
+type Service struct {
+	store Store
+	now   func() time.Time
+}
+
+// NewService returns a Service over store. now may be nil for time.Now.
+func NewService(store Store, now func() time.Time) *Service {
+	if now == nil {
+		now = time.Now
+	}
+	return &Service{store: store, now: now}
+}
+
+// Catalog returns the current catalog.
+func (s *Service) Catalog(ctx context.Context) (*Catalog, error) { return s.store.Catalog(ctx) }
+
+// ImportCatalog validates and imports a catalog.
+func (s *Service) ImportCatalog(ctx context.Context, c *Catalog) (ImportReport, error) {
+	if err := c.Validate(); err != nil {
+		return ImportReport{}, err
+	}
+	return s.store.ImportCatalog(ctx, c)
+}
+
+// Order returns one order with its history.
+func (s *Service) Order(ctx context.Context, number string) (Order, error) {
+	number = NormalizeNumber(number)
+	if number == "" {
+		return Order{}, Errorf(EINVALID, "order number is empty")
+	}
+	return s.store.Order(ctx, number)
+}
+
+// Orders lists orders.
+func (s *Service) Orders(ctx context.Context, f Filter) ([]Order, error) {
+	if f.Limit <= 0 || f.Limit > 1000 {
+		f.Limit = 100
+	}
+	return s.store.Orders(ctx, f)
+}
+
+// Place validates d and places it, returning the new (or, for a repeated
+// checkout key, the existing) order. A *ProblemsError means the cart must be
+// shown to the customer again.
+func (s *Service) Place(ctx context.Context, d Draft) (Order, error) {
+	if err := d.Validate(); err != nil {
+		return Order{}, err
+	}
+	for attempt := 0; ; attempt++ {
+		o, err := s.store.PlaceOrder(ctx, d, NewNumber(), s.now().UTC())
+		if errors.Is(err, ErrNumberTaken) && attempt < 5 {
+			continue
+		}
+		return o, err
+	}
+}
+
+// ErrNumberTaken is returned by a Store when a freshly drawn order number
+// collides with an existing one; Place draws another.
+var ErrNumberTaken = errors.New("order number taken")
+
+// Advance moves an order along its lifecycle.
+func (s *Service) Advance(ctx context.Context, number string, t Transition) (Order, error) {
+	number = NormalizeNumber(number)
+	if number == "" {
+		return Order{}, Errorf(EINVALID, "order number is empty")
+	}
+	if _, err := ParseStatus(string(t.To)); err != nil {
+		return Order{}, err
+	}
+	if utf8.RuneCountInString(t.Note) > MaxNoteLen {
+		return Order{}, Errorf(EINVALID, "note is longer than %d characters", MaxNoteLen)
+	}
+	if utf8.RuneCountInString(t.Tracking) > MaxTrackingLen {
+		return Order{}, Errorf(EINVALID, "tracking code is longer than %d characters", MaxTrackingLen)
+	}
+	if t.Actor == "" {
+		t.Actor = "system"
+	}
+	if t.At.IsZero() {
+		t.At = s.now().UTC()
+	}
+	return s.store.Transition(ctx, number, t)
+}
+
+// Cancel cancels a customer's own order if it has not shipped.
+func (s *Service) Cancel(ctx context.Context, number string, c Customer) (Order, error) {
+	o, err := s.Order(ctx, number)
+	if err != nil {
+		return Order{}, err
+	}
+	if o.Customer.Channel != c.Channel || o.Customer.Chat != c.Chat || o.Customer.User != c.User {
+		return Order{}, Errorf(ENOTFOUND, "order %s not found", number)
+	}
+	if !o.Status.Cancellable() {
+		return Order{}, Errorf(ECONFLICT, "order %s is %s and can no longer be cancelled", o.Number, o.Status)
+	}
+	return s.Advance(ctx, number, Transition{To: StatusCancelled, Actor: "customer"})
+}
+
+// Validate checks a draft's shape; prices and stock are checked by the store.
+func (d Draft) Validate() error {
+	if d.CheckoutKey == "" || len(d.CheckoutKey) > 100 {
+		return Errorf(EINVALID, "checkout key is missing")
+	}
+	if d.Customer.Channel == "" || d.Customer.User == "" {
+		return Errorf(EINVALID, "customer is missing")
+	}
+	if len(d.Lines) == 0 {
+		return Errorf(EINVALID, "the cart is empty")
+	}
+	if len(d.Lines) > MaxLines {
+		return Errorf(EINVALID, "at most %d lines per order", MaxLines)
+	}
+	seen := map[string]bool{}
+	for _, l := range d.Lines {
+		if l.VariantSKU == "" {
+			return Errorf(EINVALID, "a line has no product")
+		}
+		if seen[l.VariantSKU] {
+			return Errorf(EINVALID, "%s appears twice", l.VariantSKU)
+		}
+		seen[l.VariantSKU] = true
+		if l.Quantity < 1 || l.Quantity > MaxQuantity {
+			return Errorf(EINVALID, "quantity must be between 1 and %d", MaxQuantity)
+		}
+	}
+	if n := utf8.RuneCountInString(d.Address); n > MaxAddressLen {
+		return Errorf(EINVALID, "address is longer than %d characters", MaxAddressLen)
+	}
+	if strings.TrimSpace(d.ContactName) == "" || utf8.RuneCountInString(d.ContactName) > MaxNameLen {
+		return Errorf(EINVALID, "contact name is missing or too long")
+	}
+	if !strings.HasPrefix(d.Phone, "+") || len(d.Phone) < 8 || len(d.Phone) > 16 {
+		return Errorf(EINVALID, "phone number is missing or malformed")
+	}
+	if d.Payment != PayOnDelivery {
+		return Errorf(EINVALID, "payment method %q is not available", d.Payment)
+	}
+	return nil
+}
+
+// numberAlphabet has no 0/O, 1/I/L or U, so numbers read aloud and typed
+// back are unambiguous.
+const numberAlphabet = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+// NewNumber draws a random order number such as "OB-7KQ4M2X": 30^7 (about
+// 2·10^10) possibilities, so numbers cannot be guessed from one another.
+func NewNumber() string {
+	b := make([]byte, 7)
+	max := big.NewInt(int64(len(numberAlphabet)))
+	for i := range b {
+		n, err := rand.Int(rand.Reader, max)
+		if err != nil {
+			panic(err) // crypto/rand never fails on supported platforms
+		}
+		b[i] = numberAlphabet[n.Int64()]
+	}
+	return "OB-" + string(b)
+}
+
+// NormalizeNumber upper-cases a typed order number and adds the "OB-" prefix
+// when missing: "ob-7kq4m2x" and "7KQ4M2X" both become "OB-7KQ4M2X".
+func NormalizeNumber(s string) string {
+	s = strings.ToUpper(strings.TrimSpace(s))
+	if s == "" || len(s) > 20 {
+		return ""
+	}
+	if !strings.HasPrefix(s, "OB-") {
+		s = "OB-" + s
+	}
+	return s
+}

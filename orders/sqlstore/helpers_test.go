@@ -1,0 +1,207 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"orderbot/orders"
+)
+
+// t0 is when every test's clock starts.
+var t0 = time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)
+
+// clock is a test clock that moves one second each time it is read, so every
+// event has its own time and order.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *clock { return &clock{t: t0} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(time.Second)
+	return c.t
+}
+
+// mustOpen opens and migrates a store on a fresh file in a temporary directory.
+func mustOpen(t testing.TB) *Store {
+	t.Helper()
+	return mustOpenPath(t, filepath.Join(t.TempDir(), "orderbot.db"))
+}
+
+// mustOpenPath opens and migrates a store on path; several may share a file,
+// as separate processes do.
+func mustOpenPath(t testing.TB, path string) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), "sqlite:"+path)
+	if err != nil {
+		t.Fatalf("Open(%s): %v", path, err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	if err := s.Migrate(context.Background()); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	return s
+}
+
+// mustService returns a Service over s with a test clock.
+func mustService(t testing.TB, s *Store) *orders.Service {
+	t.Helper()
+	return orders.NewService(s, newClock().Now)
+}
+
+func text(en string) orders.Text { return orders.Text{"en": en} }
+
+func cny(amount int64) orders.Money { return orders.Money{Amount: amount, Currency: "CNY"} }
+
+// testCatalog is a small shop: two categories, an inactive product, a
+// variant out of stock and one with little stock. Products and variants are
+// in catalog order, so that it equals what Catalog returns once imported.
+func testCatalog() *orders.Catalog {
+	return &orders.Catalog{
+		Categories: []orders.Category{
+			{ID: "drinks", Name: orders.Text{"en": "Drinks", "zh": "饮品"}, Position: 1},
+			{ID: "snacks", Name: text("Snacks"), Position: 2},
+		},
+		Products: []orders.Product{
+			{
+				SKU: "tea", CategoryID: "drinks", Kind: orders.KindGoods, Position: 1, Active: true,
+				Name:        orders.Text{"en": "Tea", "zh": "茶"},
+				Description: text("Loose leaf tea."),
+				Specs:       []orders.Spec{{Name: text("Origin"), Value: text("Fujian")}},
+				Image:       "images/tea.jpg", Rating: 45,
+				Variants: []orders.Variant{
+					{SKU: "tea-green", ProductSKU: "tea", Name: text("Green, 100 g"), Price: cny(1200), Stock: 10, Position: 1},
+					{SKU: "tea-black", ProductSKU: "tea", Name: text("Black, 100 g"), Price: cny(1500), Stock: 5, Position: 2},
+				},
+			},
+			{
+				SKU: "coffee", CategoryID: "drinks", Kind: orders.KindGoods, Position: 2, Active: true,
+				Name: text("Coffee"),
+				Variants: []orders.Variant{
+					{SKU: "coffee-250g", ProductSKU: "coffee", Name: text("250 g"), Price: cny(4800), Stock: 3, Position: 1},
+				},
+			},
+			{
+				SKU: "mate", CategoryID: "drinks", Kind: orders.KindGoods, Position: 3, Active: false,
+				Name: text("Mate"),
+				Variants: []orders.Variant{
+					{SKU: "mate-500g", ProductSKU: "mate", Name: text("500 g"), Price: cny(6000), Stock: 7, Position: 1},
+				},
+			},
+			{
+				SKU: "cookie", CategoryID: "snacks", Kind: orders.KindGoods, Position: 1, Active: true,
+				Name: text("Cookies"),
+				Variants: []orders.Variant{
+					{SKU: "cookie-box", ProductSKU: "cookie", Name: text("Box of 12"), Price: cny(2000), Stock: 0, Position: 1},
+				},
+			},
+			{
+				SKU: "gift", CategoryID: "snacks", Kind: orders.KindDigital, Position: 2, Active: true,
+				Name: text("Gift card"),
+				Variants: []orders.Variant{
+					{SKU: "gift-100", ProductSKU: "gift", Name: text("¥100"), Price: cny(10000), Stock: 1000, Position: 1},
+				},
+			},
+		},
+	}
+}
+
+// mustImport imports c through the Service, which validates it first.
+func mustImport(t testing.TB, s *Store, c *orders.Catalog) orders.ImportReport {
+	t.Helper()
+	rep, err := orders.NewService(s, nil).ImportCatalog(context.Background(), c)
+	if err != nil {
+		t.Fatalf("ImportCatalog: %v", err)
+	}
+	return rep
+}
+
+// customer is who places the test orders unless a test says otherwise.
+var customer = orders.Customer{Channel: "console", Chat: "chat-1", User: "user-1", Lang: "en"}
+
+// draft returns a cash-on-delivery checkout of lines.
+func draft(key string, lines ...orders.DraftLine) orders.Draft {
+	return orders.Draft{
+		CheckoutKey: key,
+		Customer:    customer,
+		Lines:       lines,
+		Address:     "1 Garden Road, Hangzhou",
+		ContactName: "Li Lei",
+		Phone:       "+8613800000000",
+		Payment:     orders.PayOnDelivery,
+	}
+}
+
+func line(sku string, qty int, price int64) orders.DraftLine {
+	return orders.DraftLine{VariantSKU: sku, Quantity: qty, UnitPrice: cny(price)}
+}
+
+// mustPlace places d and fails the test on any error.
+func mustPlace(t testing.TB, svc *orders.Service, d orders.Draft) orders.Order {
+	t.Helper()
+	o, err := svc.Place(context.Background(), d)
+	if err != nil {
+		t.Fatalf("Place(%s): %v", d.CheckoutKey, err)
+	}
+	return o
+}
+
+// mustStock returns a variant's stock as stored.
+func mustStock(t testing.TB, s *Store, sku string) int {
+	t.Helper()
+	var n int
+	if err := s.rdb.Get(&n, "SELECT stock FROM variants WHERE sku = ?", sku); err != nil {
+		t.Fatalf("stock of %s: %v", sku, err)
+	}
+	return n
+}
+
+// mustCount returns the number of rows of a table.
+func mustCount(t testing.TB, s *Store, table string) int {
+	t.Helper()
+	var n int
+	if err := s.rdb.Get(&n, "SELECT COUNT(*) FROM "+table); err != nil {
+		t.Fatalf("count %s: %v", table, err)
+	}
+	return n
+}
+
+// mustForceStatus puts an order in a status directly, bypassing the
+// lifecycle, to set up a test for a status no placement starts in.
+func mustForceStatus(t testing.TB, s *Store, number string, st orders.Status) {
+	t.Helper()
+	if _, err := s.db.Exec("UPDATE orders SET status = ? WHERE number = ?", string(st), number); err != nil {
+		t.Fatalf("force %s to %s: %v", number, st, err)
+	}
+}
+
+// wantCode fails the test unless err carries code.
+func wantCode(t testing.TB, err error, code orders.Code) {
+	t.Helper()
+	if got := orders.ErrorCode(err); got != code {
+		t.Fatalf("error = %v (code %q), want code %q", err, got, code)
+	}
+}
+
+// problemsOf returns the problems of a *orders.ProblemsError, failing the
+// test when err is anything else.
+func problemsOf(t testing.TB, err error) []orders.Problem {
+	t.Helper()
+	var pe *orders.ProblemsError
+	if !errors.As(err, &pe) {
+		t.Fatalf("error = %v, want *orders.ProblemsError", err)
+	}
+	return pe.Problems
+}

@@ -1,0 +1,150 @@
+package sqlstore
+
+import (
+	"context"
+	"sort"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"orderbot/orders"
+)
+
+// notificationRow is an outbox row as stored.
+type notificationRow struct {
+	ID          int64  `db:"id"`
+	OrderNumber string `db:"order_number"`
+	Channel     string `db:"customer_channel"`
+	Chat        string `db:"customer_chat"`
+	User        string `db:"customer_user"`
+	Lang        string `db:"customer_lang"`
+	From        string `db:"from_status"`
+	To          string `db:"to_status"`
+	Tracking    string `db:"tracking"`
+	Note        string `db:"note"`
+	CreatedAt   int64  `db:"created_at"`
+	Attempts    int    `db:"attempts"`
+	LastError   string `db:"last_error"`
+}
+
+const notificationColumns = `id, order_number, customer_channel, customer_chat, customer_user, customer_lang,
+	from_status, to_status, tracking, note, created_at, attempts, last_error`
+
+// maxErrorLen bounds a stored delivery error; the start says what went wrong.
+const maxErrorLen = 1000
+
+// ClaimNotifications leases up to limit due, undelivered notifications that
+// match f until at+lease, counting an attempt on each, and returns them in
+// the order they were written. A row is due when its next attempt is at or
+// before at and no unexpired lease holds it, so a notifier that crashes
+// mid-delivery only delays its rows until the lease runs out.
+//
+// The select and the lease are one UPDATE in one write transaction, so two
+// claimers never get the same row: on SQLite they take turns on the write
+// lock; on PostgreSQL FOR UPDATE SKIP LOCKED makes each skip the rows the
+// other is leasing.
+func (s *Store) ClaimNotifications(ctx context.Context, f orders.NotificationFilter, limit int, at time.Time, lease time.Duration) ([]orders.Notification, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	if lease <= 0 {
+		return nil, orders.Errorf(orders.EINVALID, "a lease must be longer than zero")
+	}
+	now := micros(at)
+	args := []any{micros(at.Add(lease)), now, now}
+	where := []string{"delivered_at IS NULL", "next_attempt_at <= ?", "(claimed_until IS NULL OR claimed_until <= ?)"}
+	if len(f.Channels) > 0 {
+		where = append(where, "customer_channel IN ("+placeholders(len(f.Channels))+")")
+		for _, c := range f.Channels {
+			args = append(args, c)
+		}
+	}
+	if f.Chat != "" {
+		where = append(where, "customer_chat = ?")
+		args = append(args, f.Chat)
+	}
+	args = append(args, limit)
+	sub := "SELECT id FROM outbox WHERE " + strings.Join(where, " AND ") + " ORDER BY id LIMIT ?"
+	if s.dialect == DialectPostgres {
+		sub += " FOR UPDATE SKIP LOCKED"
+	}
+	q := "UPDATE outbox SET claimed_until = ?, attempts = attempts + 1 WHERE id IN (" + sub + ") RETURNING " + notificationColumns
+
+	var rows []notificationRow
+	err := s.write(ctx, func(tx *txn) error {
+		rows = rows[:0]
+		return tx.SelectContext(ctx, &rows, tx.Rebind(q), args...)
+	})
+	if err != nil {
+		return nil, fail("claim notifications", err)
+	}
+	// RETURNING promises no order.
+	sort.Slice(rows, func(i, j int) bool { return rows[i].ID < rows[j].ID })
+	out := make([]orders.Notification, len(rows))
+	for i, r := range rows {
+		out[i] = orders.Notification{
+			ID:          r.ID,
+			Customer:    orders.Customer{Channel: r.Channel, Chat: r.Chat, User: r.User, Lang: r.Lang},
+			OrderNumber: r.OrderNumber,
+			From:        orders.Status(r.From),
+			To:          orders.Status(r.To),
+			Tracking:    r.Tracking,
+			Note:        r.Note,
+			CreatedAt:   fromMicros(r.CreatedAt),
+			Attempts:    r.Attempts,
+			LastError:   r.LastError,
+		}
+	}
+	return out, nil
+}
+
+// MarkDelivered records that notification id reached the customer; it is
+// never claimed again.
+func (s *Store) MarkDelivered(ctx context.Context, id int64, at time.Time) error {
+	return s.markOutbox(ctx, "mark notification delivered", id,
+		"UPDATE outbox SET delivered_at = ?, claimed_until = NULL WHERE id = ?", micros(at), id)
+}
+
+// MarkFailed records a failed delivery of notification id and makes it due
+// again at retryAt, releasing its lease. A notification already delivered
+// stays delivered.
+func (s *Store) MarkFailed(ctx context.Context, id int64, reason string, retryAt time.Time) error {
+	return s.markOutbox(ctx, "mark notification failed", id,
+		"UPDATE outbox SET last_error = ?, next_attempt_at = ?, claimed_until = NULL WHERE id = ? AND delivered_at IS NULL",
+		truncate(reason, maxErrorLen), micros(retryAt), id)
+}
+
+// markOutbox runs one update of notification id; ENOTFOUND when there is no
+// such notification.
+func (s *Store) markOutbox(ctx context.Context, op string, id int64, q string, args ...any) error {
+	err := s.write(ctx, func(tx *txn) error {
+		res, err := tx.ExecContext(ctx, tx.Rebind(q), args...)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil || n > 0 {
+			return err
+		}
+		var exists bool
+		if err := tx.GetContext(ctx, &exists, tx.Rebind("SELECT EXISTS (SELECT 1 FROM outbox WHERE id = ?)"), id); err != nil {
+			return err
+		}
+		if !exists {
+			return orders.Errorf(orders.ENOTFOUND, "notification %d not found", id)
+		}
+		return nil
+	})
+	return fail(op, err)
+}
+
+// truncate cuts s to at most n bytes without splitting a character.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
