@@ -1,0 +1,745 @@
+package dialog
+
+import (
+	"context"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"orderbot/orders"
+)
+
+// Buttons carry actions of the form "<state>.<seq>:<verb>[:<arg>]": the step
+// they were shown at, so a button from an older message is recognised, or
+// "g:<verb>[:<arg>]" for global commands that work from any message.
+const globalTag = "g"
+
+// Slot limits.
+const (
+	MinAddressLen = 5
+	MaxCartLines  = orders.MaxLines
+)
+
+// Global verbs.
+const (
+	cmdMenu    = "menu"
+	cmdStart   = "start"
+	cmdResume  = "resume"
+	cmdBrowse  = "browse"
+	cmdCart    = "cart"
+	cmdOrders  = "orders"
+	cmdOrder   = "order"
+	cmdProduct = "product"
+	cmdHelp    = "help"
+	cmdBack    = "back"
+	cmdCancel  = "cancel"
+	cmdLang    = "lang"
+)
+
+// GlobalAction returns the action of a global command, for channels that map
+// their own commands (Telegram's /start payload, a notification's button).
+func GlobalAction(verb string, arg ...string) string {
+	return strings.Join(append([]string{globalTag, verb}, arg...), ":")
+}
+
+// commands are the typed words that act like a global button.
+var commands = map[string][2]string{
+	"/start": {cmdStart}, "start": {cmdMenu}, "/menu": {cmdMenu}, "menu": {cmdMenu}, "main menu": {cmdMenu},
+	"菜单": {cmdMenu}, "主菜单": {cmdMenu}, "开始": {cmdMenu},
+	"/shop": {cmdBrowse}, "shop": {cmdBrowse}, "browse": {cmdBrowse}, "products": {cmdBrowse}, "catalog": {cmdBrowse},
+	"浏览": {cmdBrowse}, "商品": {cmdBrowse}, "逛逛": {cmdBrowse},
+	"/cart": {cmdCart}, "cart": {cmdCart}, "my cart": {cmdCart}, "购物车": {cmdCart},
+	"/orders": {cmdOrders}, "orders": {cmdOrders}, "my orders": {cmdOrders}, "我的订单": {cmdOrders}, "订单": {cmdOrders},
+	"/help": {cmdHelp}, "help": {cmdHelp}, "?": {cmdHelp}, "？": {cmdHelp}, "帮助": {cmdHelp}, "faq": {cmdHelp},
+	"/back": {cmdBack}, "back": {cmdBack}, "返回": {cmdBack}, "上一步": {cmdBack},
+	"/cancel": {cmdCancel}, "cancel": {cmdCancel}, "取消": {cmdCancel},
+	"/lang": {cmdLang}, "language": {cmdLang}, "语言": {cmdLang},
+	"/lang en": {cmdLang, "en"}, "english": {cmdLang, "en"}, "英文": {cmdLang, "en"},
+	"/lang zh": {cmdLang, "zh"}, "中文": {cmdLang, "zh"}, "chinese": {cmdLang, "zh"}, "简体中文": {cmdLang, "zh"},
+}
+
+var orderNumberRE = regexp.MustCompile(`^(?i)ob-[0-9a-z]{7}$`)
+
+// tag names the step as it is shown now.
+func (st *step) tag() string {
+	return string(st.s.State) + "." + strconv.FormatInt(int64(st.s.Seq), 36)
+}
+
+// action builds a step button's action.
+func (st *step) action(verb string, arg ...string) string {
+	return strings.Join(append([]string{st.tag(), verb}, arg...), ":")
+}
+
+// interpret turns the message into changes of the session and at most one
+// event (effects come after). It does no I/O.
+func (st *step) interpret(fresh bool) {
+	in := st.in
+	switch {
+	case in.Action != "":
+		parts := strings.SplitN(in.Action, ":", 3)
+		verb, arg := "", ""
+		if len(parts) > 1 {
+			verb = parts[1]
+		}
+		if len(parts) > 2 {
+			arg = parts[2]
+		}
+		switch {
+		case parts[0] == globalTag:
+			st.global(verb, arg, fresh)
+		case parts[0] == st.tag() && !fresh:
+			st.onAction(verb, arg)
+		default:
+			st.notice("stale")
+			st.show = true
+		}
+	case in.Contact != nil:
+		if st.s.State == StatePhone {
+			st.onContact(in.Contact)
+			return
+		}
+		st.fail("use_buttons")
+	case in.Location != nil:
+		if st.s.State == StateAddress {
+			st.setAddress(st.t("location_addr", in.Location.Latitude, in.Location.Longitude), in.Location)
+			return
+		}
+		st.fail("use_buttons")
+	default:
+		text := strings.TrimSpace(in.Text)
+		if runes(text) > st.e.cfg.MaxInput {
+			st.fail("too_long", st.e.cfg.MaxInput)
+			return
+		}
+		if cmd, ok := commands[lower(text)]; ok {
+			st.global(cmd[0], cmd[1], fresh)
+			return
+		}
+		if rest, ok := strings.CutPrefix(text, "/start "); ok {
+			st.global(cmdStart, strings.TrimSpace(rest), fresh)
+			return
+		}
+		if orderNumberRE.MatchString(text) {
+			st.global(cmdOrder, strings.ToUpper(text), fresh)
+			return
+		}
+		if text == "" {
+			st.fail("unknown")
+			return
+		}
+		if fresh {
+			st.notice("welcome")
+		}
+		st.onText(text)
+	}
+}
+
+// global runs a command that works in every state.
+func (st *step) global(verb, arg string, fresh bool) {
+	s := st.s
+	switch verb {
+	case cmdResume:
+		if fresh {
+			st.notice("welcome")
+		} else {
+			st.notice("welcome_back")
+		}
+		st.show = true
+	case cmdStart:
+		if sku, ok := strings.CutPrefix(arg, "p_"); ok {
+			if _, found := st.cat.Product(sku); found {
+				s.Product = sku
+				st.fire(EventShowProduct)
+				return
+			}
+		}
+		st.notice("welcome")
+		st.fire(EventShowMenu)
+	case cmdMenu:
+		st.fire(EventShowMenu)
+	case cmdBrowse:
+		st.fire(EventBrowse)
+	case cmdCart:
+		st.fire(EventShowCart)
+	case cmdOrders:
+		st.fire(EventListOrders)
+	case cmdOrder:
+		if n := orders.NormalizeNumber(arg); n != "" {
+			s.Order = n
+			st.fire(EventShowOrder)
+			return
+		}
+		st.fail("unknown")
+	case cmdProduct:
+		if _, found := st.cat.Product(arg); found {
+			s.Product = arg
+			st.fire(EventShowProduct)
+			return
+		}
+		st.notice("product_gone")
+		st.show = true
+	case cmdHelp:
+		st.fire(EventShowHelp)
+	case cmdBack:
+		st.back()
+	case cmdCancel:
+		switch s.State {
+		case StateAddress, StateName, StatePhone, StatePayment, StateReview, StateLineQuantity:
+			st.notice("checkout_cancelled")
+			st.fire(EventShowCart)
+		default:
+			st.fire(EventShowMenu)
+		}
+	case cmdLang:
+		switch {
+		case arg == "en" || arg == "zh":
+			s.Lang = arg
+		case s.Lang == "zh":
+			s.Lang = "en"
+		default:
+			s.Lang = "zh"
+		}
+		st.notice("lang_set")
+		st.show = true
+	default:
+		st.fail("unknown")
+	}
+}
+
+// onAction handles a button of the step on screen.
+func (st *step) onAction(verb, arg string) {
+	s := st.s
+	switch s.State {
+	case StateMenu:
+		st.fail("use_buttons")
+	case StateCategories:
+		if _, ok := st.cat.Category(arg); verb == "open" && ok {
+			s.Category, s.Search, s.Page = arg, "", 0
+			st.fire(EventListProducts)
+			return
+		}
+		st.fail("use_buttons")
+	case StateProducts:
+		switch verb {
+		case "open":
+			if _, ok := st.cat.Product(arg); ok {
+				s.Product = arg
+				st.fire(EventShowProduct)
+				return
+			}
+			st.notice("product_gone")
+			st.show = true
+		case "page":
+			if n, err := strconv.Atoi(arg); err == nil && n >= 0 {
+				s.Page = n
+			}
+			st.show = true
+		default:
+			st.fail("use_buttons")
+		}
+	case StateProduct:
+		if verb == "variant" {
+			st.chooseVariant(arg)
+			return
+		}
+		st.fail("use_buttons")
+	case StateQuantity:
+		if n, err := strconv.Atoi(arg); verb == "qty" && err == nil {
+			st.addToCart(n)
+			return
+		}
+		st.fail("use_buttons")
+	case StateCart:
+		st.cartAction(verb, arg)
+	case StateLineQuantity:
+		switch verb {
+		case "qty":
+			n, err := strconv.Atoi(arg)
+			if err != nil {
+				st.fail("use_buttons")
+				return
+			}
+			st.setLine(n)
+		case "rm":
+			st.removeLine(s.EditLine)
+			st.leaveLine()
+		default:
+			st.fail("use_buttons")
+		}
+	case StateAddress:
+		if verb == "saved" && s.Profile.Address != "" {
+			st.setAddress(s.Profile.Address, nil)
+			return
+		}
+		st.fail("use_buttons")
+	case StateName:
+		if verb == "saved" && s.Profile.Name != "" {
+			s.Checkout.Name = s.Profile.Name
+			st.next()
+			return
+		}
+		st.fail("use_buttons")
+	case StatePhone:
+		if verb == "saved" && s.Profile.Phone != "" {
+			s.Checkout.Phone = s.Profile.Phone
+			st.next()
+			return
+		}
+		st.fail("use_buttons")
+	case StatePayment:
+		if verb == "pay" && orders.Payment(arg) == orders.PayOnDelivery {
+			s.Checkout.Payment = orders.PayOnDelivery
+			st.next()
+			return
+		}
+		st.fail("bad_payment")
+	case StateReview:
+		st.reviewAction(verb, arg)
+	case StateOrders:
+		if verb == "open" && orders.NormalizeNumber(arg) != "" {
+			s.Order = orders.NormalizeNumber(arg)
+			st.fire(EventShowOrder)
+			return
+		}
+		st.fail("use_buttons")
+	case StateOrder:
+		if verb == "cancel" {
+			st.fire(EventConfirmCancel)
+			return
+		}
+		st.fail("use_buttons")
+	case StateCancelOrder:
+		switch verb {
+		case "yes":
+			st.cancel = true
+		case "no":
+			st.fire(EventShowOrder)
+		default:
+			st.fail("use_buttons")
+		}
+	case StateHelp:
+		for _, f := range st.e.cfg.FAQ {
+			if verb == "faq" && f.ID == arg {
+				st.replies = append(st.replies, Reply{Text: f.Question.In(st.lang()) + "\n\n" + f.Answer.In(st.lang())})
+				st.show = true
+				return
+			}
+		}
+		st.fail("use_buttons")
+	default:
+		st.fail("use_buttons")
+	}
+}
+
+func (st *step) cartAction(verb, arg string) {
+	s := st.s
+	switch verb {
+	case "edit":
+		if st.lineIndex(arg) >= 0 {
+			s.EditLine = arg
+			st.fire(EventEditLine)
+			return
+		}
+		st.show = true
+	case "rm":
+		st.removeLine(arg)
+		st.show = true
+	case "clear":
+		s.Cart = nil
+		s.Checkout.Key = ""
+		st.notice("cart_cleared")
+		st.show = true
+	case "checkout":
+		st.checkout()
+	case "shop":
+		st.fire(EventBrowse)
+	default:
+		st.fail("use_buttons")
+	}
+}
+
+func (st *step) reviewAction(verb, arg string) {
+	switch verb {
+	case "confirm":
+		st.place = true
+	case "address":
+		st.fire(EventAskAddress)
+	case "name":
+		st.fire(EventAskName)
+	case "phone":
+		st.fire(EventAskPhone)
+	case "payment":
+		st.fire(EventAskPayment)
+	case "cart":
+		st.fire(EventShowCart)
+	case "cancel":
+		st.notice("checkout_cancelled")
+		st.fire(EventShowCart)
+	default:
+		st.fail("use_buttons")
+	}
+}
+
+// onText handles typed text that is not a command, by step.
+func (st *step) onText(text string) {
+	s := st.s
+	switch s.State {
+	case StateQuantity:
+		n, ok := ParseQuantity(text)
+		if !ok {
+			st.fail("bad_quantity", truncate(text, 40))
+			return
+		}
+		st.addToCart(n)
+	case StateLineQuantity:
+		n, ok := ParseQuantity(text)
+		if !ok {
+			st.fail("bad_quantity", truncate(text, 40))
+			return
+		}
+		st.setLine(n)
+	case StateCart:
+		n, ok := ParseQuantity(text)
+		switch {
+		case ok && len(s.Cart) == 1:
+			s.EditLine = s.Cart[0].VariantSKU
+			st.setLineQuantity(n)
+		case ok:
+			st.fail("which_line")
+		default:
+			st.search(text)
+		}
+	case StateAddress:
+		st.setAddress(text, nil)
+	case StateName:
+		name, ok := CleanText(text, orders.MaxNameLen)
+		if !ok {
+			st.fail("bad_name", orders.MaxNameLen)
+			return
+		}
+		s.Checkout.Name = name
+		st.next()
+	case StatePhone:
+		phone, err := NormalizePhone(text, st.e.cfg.PhoneRegion)
+		if err != nil {
+			st.fail("bad_phone", truncate(text, 40))
+			return
+		}
+		s.Checkout.Phone = phone
+		st.next()
+	case StatePayment:
+		switch lower(text) {
+		case "cod", "cash", "pay on delivery", "cash on delivery", "货到付款", "现金":
+			s.Checkout.Payment = orders.PayOnDelivery
+			st.next()
+		default:
+			st.fail("bad_payment")
+		}
+	case StateReview:
+		switch lower(text) {
+		case "confirm", "yes", "ok", "确认", "确定", "下单":
+			st.place = true
+		default:
+			st.fail("use_buttons")
+		}
+	case StateMenu, StateCategories, StateProducts, StateProduct, StateHelp, StateOrders:
+		st.search(text)
+	default:
+		st.fail("use_buttons")
+	}
+}
+
+func (st *step) onContact(c *Contact) {
+	if !c.Own {
+		st.fail("not_own_contact")
+		return
+	}
+	raw := strings.TrimSpace(c.Phone)
+	if raw != "" && !strings.HasPrefix(raw, "+") {
+		raw = "+" + raw // channels send international numbers without the plus
+	}
+	phone, err := NormalizePhone(raw, st.e.cfg.PhoneRegion)
+	if err != nil {
+		st.fail("bad_phone", truncate(c.Phone, 40))
+		return
+	}
+	st.s.Checkout.Phone = phone
+	if st.s.Checkout.Name == "" {
+		st.s.Checkout.Name = strings.TrimSpace(c.FirstName + " " + c.LastName)
+	}
+	st.next()
+}
+
+// search shows the products whose name or SKU contains text.
+func (st *step) search(text string) {
+	if runes(text) < 2 || runes(text) > 60 {
+		st.fail("unknown")
+		return
+	}
+	if len(searchProducts(st.cat, text)) == 0 {
+		st.fail("no_results", truncate(text, 40))
+		return
+	}
+	st.s.Search, st.s.Category, st.s.Page = text, "", 0
+	st.fire(EventListProducts)
+}
+
+func searchProducts(cat *orders.Catalog, q string) []orders.Product {
+	q = lower(q)
+	var found []orders.Product
+	for _, p := range cat.Products {
+		if !p.Active {
+			continue
+		}
+		hit := strings.Contains(p.SKU, q)
+		for _, name := range p.Name {
+			hit = hit || strings.Contains(strings.ToLower(name), q)
+		}
+		if hit {
+			found = append(found, p)
+		}
+	}
+	return found
+}
+
+func (st *step) chooseVariant(sku string) {
+	v, p, ok := st.cat.Variant(sku)
+	if !ok || !p.Active || p.SKU != st.s.Product {
+		st.notice("product_gone")
+		st.show = true
+		return
+	}
+	if v.Stock <= 0 {
+		st.fail("variant_gone", lineName(p, v, st.lang()))
+		return
+	}
+	st.s.Variant = sku
+	st.fire(EventChooseVariant)
+}
+
+// addToCart adds n of the chosen variant, merging with a line already there.
+func (st *step) addToCart(n int) {
+	s := st.s
+	v, p, ok := st.cat.Variant(s.Variant)
+	if !ok || !p.Active {
+		st.notice("product_gone")
+		st.fire(EventBrowse)
+		return
+	}
+	name := lineName(p, v, st.lang())
+	i := st.lineIndex(v.SKU)
+	have := 0
+	if i >= 0 {
+		have = s.Cart[i].Quantity
+	}
+	switch {
+	case n < 1 || have+n > orders.MaxQuantity:
+		st.fail("qty_range", orders.MaxQuantity-have)
+		return
+	case v.Stock <= 0:
+		st.fail("variant_gone", name)
+		return
+	case have+n > v.Stock:
+		st.fail("qty_stock", v.Stock-have, name, v.Stock-have)
+		return
+	case i < 0 && len(s.Cart) >= MaxCartLines:
+		st.fail("cart_full", MaxCartLines)
+		return
+	}
+	if i >= 0 {
+		s.Cart[i].Quantity += n
+		s.Cart[i].UnitPrice = v.Price
+	} else {
+		s.Cart = append(s.Cart, CartLine{VariantSKU: v.SKU, Quantity: n, UnitPrice: v.Price})
+	}
+	s.Checkout.Key = ""
+	st.notice("added", n, name)
+	st.fire(EventShowCart)
+}
+
+func (st *step) lineIndex(sku string) int {
+	for i, l := range st.s.Cart {
+		if l.VariantSKU == sku {
+			return i
+		}
+	}
+	return -1
+}
+
+func (st *step) removeLine(sku string) {
+	i := st.lineIndex(sku)
+	if i < 0 {
+		return
+	}
+	st.notice("line_removed", st.cartLineName(st.s.Cart[i]))
+	st.s.Cart = append(st.s.Cart[:i], st.s.Cart[i+1:]...)
+	st.s.Checkout.Key = ""
+}
+
+// setLine changes the quantity of the line being edited and leaves the edit.
+func (st *step) setLine(n int) {
+	if st.setLineQuantity(n) {
+		st.leaveLine()
+	}
+}
+
+// setLineQuantity validates and applies a new quantity for s.EditLine.
+func (st *step) setLineQuantity(n int) bool {
+	s := st.s
+	i := st.lineIndex(s.EditLine)
+	if i < 0 {
+		st.show = true
+		return false
+	}
+	v, p, ok := st.cat.Variant(s.EditLine)
+	if !ok || !p.Active {
+		st.notice("changed_gone", st.cartLineName(s.Cart[i]))
+		st.removeLine(s.EditLine)
+		st.show = true
+		return false
+	}
+	name := lineName(p, v, st.lang())
+	switch {
+	case n < 1 || n > orders.MaxQuantity:
+		st.fail("qty_range", orders.MaxQuantity)
+		return false
+	case n > v.Stock:
+		st.fail("qty_stock", v.Stock, name, v.Stock)
+		return false
+	}
+	s.Cart[i].Quantity = n
+	s.Cart[i].UnitPrice = v.Price
+	s.Checkout.Key = ""
+	st.notice("line_updated", name, n)
+	st.show = true
+	return true
+}
+
+// leaveLine returns from editing a line to the review or the cart.
+func (st *step) leaveLine() {
+	if n := len(st.s.Stack); n > 0 && st.s.Stack[n-1] == StateReview && len(st.s.Cart) > 0 {
+		st.fire(EventReview)
+		return
+	}
+	st.fire(EventShowCart)
+}
+
+func (st *step) setAddress(text string, loc *Location) {
+	addr, ok := CleanText(text, orders.MaxAddressLen)
+	if !ok || runes(addr) < MinAddressLen {
+		st.fail("bad_address", MinAddressLen, orders.MaxAddressLen)
+		return
+	}
+	st.s.Checkout.Address, st.s.Checkout.Location = addr, loc
+	st.next()
+}
+
+// checkout starts collecting the slots.
+func (st *step) checkout() {
+	if len(st.s.Cart) == 0 {
+		st.notice("empty_checkout")
+		st.fire(EventShowCart)
+		return
+	}
+	if st.reconcile() {
+		st.show = true
+		return
+	}
+	st.s.Checkout = Checkout{}
+	st.next()
+}
+
+// next asks for the first missing slot, or returns to the review when the
+// slot was changed from there.
+func (st *step) next() {
+	s := st.s
+	if n := len(s.Stack); n > 0 && s.Stack[n-1] == StateReview && s.State != StateCart {
+		st.fire(EventReview)
+		return
+	}
+	c := s.Checkout
+	switch {
+	case st.needsAddress() && c.Address == "":
+		st.fire(EventAskAddress)
+	case c.Name == "":
+		st.fire(EventAskName)
+	case c.Phone == "":
+		st.fire(EventAskPhone)
+	case c.Payment == "":
+		st.fire(EventAskPayment)
+	default:
+		st.fire(EventReview)
+	}
+}
+
+func (st *step) needsAddress() bool {
+	for _, l := range st.s.Cart {
+		if _, p, ok := st.cat.Variant(l.VariantSKU); !ok || p.Kind.NeedsAddress() {
+			return true
+		}
+	}
+	return false
+}
+
+// reconcile compares the cart with the catalog snapshot and applies what
+// changed; it reports whether anything did.
+func (st *step) reconcile() bool {
+	var problems []orders.Problem
+	for _, l := range st.s.Cart {
+		v, p, ok := st.cat.Variant(l.VariantSKU)
+		switch {
+		case !ok || !p.Active:
+			problems = append(problems, orders.Problem{Kind: orders.ProblemUnavailable, VariantSKU: l.VariantSKU})
+		case v.Stock <= 0:
+			problems = append(problems, orders.Problem{Kind: orders.ProblemOutOfStock, VariantSKU: l.VariantSKU})
+		case v.Stock < l.Quantity:
+			problems = append(problems, orders.Problem{Kind: orders.ProblemLowStock, VariantSKU: l.VariantSKU, Requested: l.Quantity, Available: v.Stock})
+		case v.Price != l.UnitPrice:
+			problems = append(problems, orders.Problem{Kind: orders.ProblemPriceChanged, VariantSKU: l.VariantSKU, Shown: l.UnitPrice, Current: v.Price})
+		}
+	}
+	st.applyProblems(problems)
+	return len(problems) > 0
+}
+
+// applyProblems brings the cart in line with the problems found and tells
+// the customer what changed.
+func (st *step) applyProblems(problems []orders.Problem) {
+	s := st.s
+	for _, pr := range problems {
+		i := st.lineIndex(pr.VariantSKU)
+		if i < 0 {
+			continue
+		}
+		name := st.cartLineName(s.Cart[i])
+		switch pr.Kind {
+		case orders.ProblemPriceChanged:
+			st.notice("changed_price", name, pr.Shown.String(), pr.Current.String())
+			s.Cart[i].UnitPrice = pr.Current
+		case orders.ProblemLowStock:
+			st.notice("changed_low", pr.Available, name, pr.Available)
+			s.Cart[i].Quantity = pr.Available
+		case orders.ProblemOutOfStock:
+			st.notice("changed_soldout", name)
+			s.Cart = append(s.Cart[:i], s.Cart[i+1:]...)
+		default:
+			st.notice("changed_gone", name)
+			s.Cart = append(s.Cart[:i], s.Cart[i+1:]...)
+		}
+	}
+	if len(problems) > 0 {
+		s.Checkout.Key = ""
+		st.notice("changed_check")
+	}
+}
+
+// effects performs the I/O the step asked for, then moves the machine on.
+func (st *step) effects(ctx context.Context) error {
+	switch {
+	case st.place:
+		return st.placeOrder(ctx)
+	case st.cancel:
+		return st.cancelOrder(ctx)
+	}
+	return nil
+}

@@ -1,0 +1,65 @@
+package dialog
+
+import "time"
+
+// Key identifies a conversation: one user in one chat on one channel.
+type Key struct {
+	Channel string `json:"channel"`
+	Chat    string `json:"chat"`
+	User    string `json:"user"`
+}
+
+// String returns "channel:chat:user", the form sessions are stored under.
+func (k Key) String() string { return k.Channel + ":" + k.Chat + ":" + k.User }
+
+// Contact is a phone number the channel shared on the user's behalf.
+type Contact struct {
+	Phone     string `json:"phone"`
+	FirstName string `json:"first_name,omitempty"`
+	LastName  string `json:"last_name,omitempty"`
+	Own       bool   `json:"own"` // the contact is the sender's own
+}
+
+// Location is a point the user shared.
+type Location struct {
+	Latitude  float64 `json:"lat"`
+	Longitude float64 `json:"lon"`
+}
+
+// Inbound is one channel-neutral message from a user: typed text, a pressed
+// button, a shared contact or a shared location.
+type Inbound struct {
+	ID       string    // unique per channel, for deduplication
+	Key      Key       // the conversation
+	Text     string    // typed text
+	Action   string    // a button's action
+	Contact  *Contact  // a shared contact
+	Location *Location // a shared location
+	Lang     string    // the channel's locale hint for a new conversation ("en", "zh-CN")
+	At       time.Time
+}
+
+// Button is one choice offered to the user.
+type Button struct {
+	Label  string `json:"label"`
+	Action string `json:"action"`
+}
+
+// Request asks the channel for a special input, when it can.
+type Request string
+
+// Requests a channel may support.
+const (
+	RequestNone     Request = ""
+	RequestContact  Request = "contact"
+	RequestLocation Request = "location"
+)
+
+// Reply is one message from the bot.
+type Reply struct {
+	Text         string     `json:"text"`
+	Image        string     `json:"image,omitempty"`
+	Buttons      [][]Button `json:"buttons,omitempty"`
+	Request      Request    `json:"request,omitempty"`
+	Notification bool       `json:"notification,omitempty"` // pushed, not an answer
+}

@@ -1,0 +1,139 @@
+package dialog
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"orderbot/orders"
+)
+
+// Session is everything the bot remembers of one conversation.
+type Session struct {
+	Key     Key   `json:"key"`
+	Version int64 `json:"-"` // compare-and-set version, kept by the store
+
+	State State   `json:"state"`
+	Stack []State `json:"stack,omitempty"` // previous steps, for Back
+	Seq   int     `json:"seq"`             // bumped every time a step is shown; buttons carry it
+	Lang  string  `json:"lang"`
+
+	Category string `json:"category,omitempty"` // the category being browsed
+	Search   string `json:"search,omitempty"`   // or the search being shown
+	Page     int    `json:"page,omitempty"`
+	Product  string `json:"product,omitempty"`  // product SKU on screen
+	Variant  string `json:"variant,omitempty"`  // variant SKU being added
+	EditLine string `json:"edit,omitempty"`     // variant SKU of the cart line being edited
+	Order    string `json:"order,omitempty"`    // order number on screen
+	Failures int    `json:"failures,omitempty"` // invalid answers in a row at this step
+
+	Cart     []CartLine `json:"cart,omitempty"`
+	Checkout Checkout   `json:"checkout"`
+	Profile  Profile    `json:"profile"`
+
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// CartLine is one line of the cart, with the price the customer was shown.
+type CartLine struct {
+	VariantSKU string       `json:"variant"`
+	Quantity   int          `json:"qty"`
+	UnitPrice  orders.Money `json:"price"`
+}
+
+// Checkout holds the slots collected for the order being placed.
+type Checkout struct {
+	Address  string         `json:"address,omitempty"`
+	Location *Location      `json:"location,omitempty"`
+	Name     string         `json:"name,omitempty"`
+	Phone    string         `json:"phone,omitempty"`
+	Payment  orders.Payment `json:"payment,omitempty"`
+	Key      string         `json:"key,omitempty"` // the checkout key: one order per key
+}
+
+// Profile is what the customer gave last time, offered again with one tap.
+type Profile struct {
+	Address string `json:"address,omitempty"`
+	Name    string `json:"name,omitempty"`
+	Phone   string `json:"phone,omitempty"`
+}
+
+// Store keeps sessions by conversation key. dialog/sqlstore keeps them in the
+// order database; MemoryStore in process memory.
+type Store interface {
+	// Load returns the session for key; found is false, and s a fresh session
+	// with Version 0, when there is none.
+	Load(ctx context.Context, key Key) (s *Session, found bool, err error)
+	// Update loads the session, calls fn on it and saves it if fn returns nil,
+	// compare-and-set on Version: when another writer saved in between, it
+	// loads again and calls fn again. It returns fn's error or the save's.
+	Update(ctx context.Context, key Key, fn func(s *Session) error) error
+}
+
+// ErrConflict is returned by a store when the session kept changing under
+// Update longer than it retries.
+var ErrConflict = errors.New("dialog: session changed concurrently")
+
+// MaxUpdateAttempts bounds the compare-and-set retries of Update.
+const MaxUpdateAttempts = 10
+
+// MemoryStore keeps sessions in memory: for tests, benchmarks and one-off runs.
+type MemoryStore struct {
+	mu       sync.Mutex
+	sessions map[Key][]byte
+	versions map[Key]int64
+}
+
+var _ Store = (*MemoryStore)(nil)
+
+// NewMemoryStore returns an empty MemoryStore.
+func NewMemoryStore() *MemoryStore {
+	return &MemoryStore{sessions: map[Key][]byte{}, versions: map[Key]int64{}}
+}
+
+// Load implements Store.
+func (m *MemoryStore) Load(_ context.Context, key Key) (*Session, bool, error) {
+	m.mu.Lock()
+	data, ok := m.sessions[key]
+	v := m.versions[key]
+	m.mu.Unlock()
+	if !ok {
+		return &Session{Key: key}, false, nil
+	}
+	s, err := DecodeSession(data)
+	if err != nil {
+		return nil, false, err
+	}
+	s.Key, s.Version = key, v
+	return s, true, nil
+}
+
+// Update implements Store. Sessions are stored encoded, as in the other
+// stores, so that fn never shares memory with the stored copy.
+func (m *MemoryStore) Update(ctx context.Context, key Key, fn func(*Session) error) error {
+	for attempt := 0; attempt < MaxUpdateAttempts; attempt++ {
+		s, _, err := m.Load(ctx, key)
+		if err != nil {
+			return err
+		}
+		base := s.Version
+		if err := fn(s); err != nil {
+			return err
+		}
+		data, err := EncodeSession(s)
+		if err != nil {
+			return err
+		}
+		m.mu.Lock()
+		if m.versions[key] == base {
+			m.sessions[key] = data
+			m.versions[key] = base + 1
+			m.mu.Unlock()
+			s.Version = base + 1
+			return nil
+		}
+		m.mu.Unlock()
+	}
+	return ErrConflict
+}

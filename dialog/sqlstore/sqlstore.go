@@ -1,0 +1,111 @@
+// Package sqlstore keeps dialog sessions in the order database (SQLite or
+// PostgreSQL), next to the orders, with compare-and-set saves on a version.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"orderbot/dialog"
+)
+
+// Store is a dialog.Store on an SQL database.
+type Store struct {
+	db  *sqlx.DB
+	now func() time.Time
+
+	load, insert, update string
+}
+
+var _ dialog.Store = (*Store)(nil)
+
+// New returns a session store on db, whose bind variables sqlx knows from its
+// driver name. now may be nil for time.Now.
+func New(db *sqlx.DB, now func() time.Time) *Store {
+	if now == nil {
+		now = time.Now
+	}
+	return &Store{
+		db:     db,
+		now:    now,
+		load:   db.Rebind(`SELECT version, data FROM sessions WHERE conv = ?`),
+		insert: db.Rebind(`INSERT INTO sessions (conv, version, data, updated_at) VALUES (?, 1, ?, ?) ON CONFLICT (conv) DO NOTHING`),
+		update: db.Rebind(`UPDATE sessions SET version = version + 1, data = ?, updated_at = ? WHERE conv = ? AND version = ?`),
+	}
+}
+
+// Migrate creates the sessions table if it is missing.
+func (s *Store) Migrate(ctx context.Context) error {
+	_, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS sessions (
+		conv       TEXT PRIMARY KEY,
+		version    BIGINT NOT NULL,
+		data       TEXT NOT NULL,
+		updated_at BIGINT NOT NULL
+	)`)
+	if err != nil {
+		return fmt.Errorf("migrate sessions: %w", err)
+	}
+	return nil
+}
+
+// Load implements dialog.Store.
+func (s *Store) Load(ctx context.Context, key dialog.Key) (*dialog.Session, bool, error) {
+	var row struct {
+		Version int64  `db:"version"`
+		Data    string `db:"data"`
+	}
+	err := s.db.GetContext(ctx, &row, s.load, key.String())
+	if errors.Is(err, sql.ErrNoRows) {
+		return &dialog.Session{Key: key}, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("load session: %w", err)
+	}
+	sess, err := dialog.DecodeSession([]byte(row.Data))
+	if err != nil {
+		return nil, false, err
+	}
+	sess.Key, sess.Version = key, row.Version
+	return sess, true, nil
+}
+
+// Update implements dialog.Store: the save succeeds only if nobody saved the
+// session since it was loaded; otherwise fn runs again on the fresh copy.
+func (s *Store) Update(ctx context.Context, key dialog.Key, fn func(*dialog.Session) error) error {
+	for attempt := 0; attempt < dialog.MaxUpdateAttempts; attempt++ {
+		sess, found, err := s.Load(ctx, key)
+		if err != nil {
+			return err
+		}
+		base := sess.Version
+		if err := fn(sess); err != nil {
+			return err
+		}
+		data, err := dialog.EncodeSession(sess)
+		if err != nil {
+			return err
+		}
+		now := s.now().UnixMicro()
+		var res sql.Result
+		if found {
+			res, err = s.db.ExecContext(ctx, s.update, string(data), now, key.String(), base)
+		} else {
+			res, err = s.db.ExecContext(ctx, s.insert, key.String(), string(data), now)
+		}
+		if err != nil {
+			return fmt.Errorf("save session: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return fmt.Errorf("save session: %w", err)
+		} else if n == 1 {
+			sess.Version = base + 1
+			return nil
+		}
+	}
+	return dialog.ErrConflict
+}
