@@ -1,0 +1,140 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"orderbot/configs"
+)
+
+// Config is configs/orderbot.yaml. It is read here and only here; every
+// package below receives plain values.
+type Config struct {
+	Database struct {
+		URL string `yaml:"url"`
+	} `yaml:"database"`
+	Catalog struct {
+		File string `yaml:"file"`
+	} `yaml:"catalog"`
+	FAQ struct {
+		File string `yaml:"file"`
+	} `yaml:"faq"`
+	Dialog struct {
+		DefaultLang string        `yaml:"default_lang"`
+		PhoneRegion string        `yaml:"phone_region"`
+		PageSize    int           `yaml:"page_size"`
+		IdleReset   time.Duration `yaml:"idle_reset"`
+		CartTTL     time.Duration `yaml:"cart_ttl"`
+		MaxInput    int           `yaml:"max_input"`
+		CatalogTTL  time.Duration `yaml:"catalog_ttl"`
+	} `yaml:"dialog"`
+	Hub struct {
+		Workers    int           `yaml:"workers"`
+		QueueLimit int           `yaml:"queue_limit"`
+		Timeout    time.Duration `yaml:"timeout"`
+	} `yaml:"hub"`
+	Notifier struct {
+		Interval   time.Duration `yaml:"interval"`
+		Batch      int           `yaml:"batch"`
+		MinBackoff time.Duration `yaml:"min_backoff"`
+		MaxBackoff time.Duration `yaml:"max_backoff"`
+	} `yaml:"notifier"`
+	Log struct {
+		Level  string `yaml:"level"`
+		Format string `yaml:"format"`
+	} `yaml:"log"`
+
+	logLevelSet bool // the level was chosen by the operator, not defaulted
+}
+
+// defaultConfigPath is read when it exists and no other file is named.
+const defaultConfigPath = "configs/orderbot.yaml"
+
+// loadConfig reads the shipped defaults, then the operator's file (path, or
+// ORDERBOT_CONFIG, or ./configs/orderbot.yaml when present), then the
+// environment.
+func loadConfig(path string, env func(string) string) (*Config, error) {
+	var c Config
+	if err := decodeConfig(configs.DefaultConfig, &c); err != nil {
+		return nil, fmt.Errorf("built-in configuration: %w", err)
+	}
+	if path == "" {
+		path = env("ORDERBOT_CONFIG")
+	}
+	explicit := path != ""
+	if !explicit {
+		path = defaultConfigPath
+	}
+	data, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		var level struct {
+			Log struct {
+				Level string `yaml:"level"`
+			} `yaml:"log"`
+		}
+		if err := decodeConfig(data, &c); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		_ = yaml.Unmarshal(data, &level)
+		c.logLevelSet = level.Log.Level != ""
+	case explicit || !errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("read configuration: %w", err)
+	}
+	if v := env("ORDERBOT_DATABASE_URL"); v != "" {
+		c.Database.URL = v
+	}
+	if v := env("ORDERBOT_LOG_LEVEL"); v != "" {
+		c.Log.Level, c.logLevelSet = v, true
+	}
+	return &c, c.validate()
+}
+
+func decodeConfig(data []byte, c *Config) error {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	// An empty file configures nothing.
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	return nil
+}
+
+func (c *Config) validate() error {
+	var problems []string
+	if c.Database.URL == "" {
+		problems = append(problems, "database.url is empty")
+	}
+	if l := c.Dialog.DefaultLang; l != "en" && l != "zh" {
+		problems = append(problems, fmt.Sprintf("dialog.default_lang %q: use en or zh", l))
+	}
+	if c.Dialog.PageSize < 1 || c.Dialog.PageSize > 20 {
+		problems = append(problems, "dialog.page_size must be between 1 and 20")
+	}
+	if c.Hub.Workers < 0 || c.Hub.QueueLimit < 1 {
+		problems = append(problems, "hub.workers must be 0 or more and hub.queue_limit 1 or more")
+	}
+	if c.Notifier.Interval <= 0 || c.Notifier.Batch < 1 {
+		problems = append(problems, "notifier.interval and notifier.batch must be positive")
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		problems = append(problems, fmt.Sprintf("log.level %q: use debug, info, warn or error", c.Log.Level))
+	}
+	if c.Log.Format != "text" && c.Log.Format != "json" {
+		problems = append(problems, fmt.Sprintf("log.format %q: use text or json", c.Log.Format))
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("configuration: %s", strings.Join(problems, "; "))
+	}
+	return nil
+}

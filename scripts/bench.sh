@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The benchmarks recorded in docs/BENCHMARKS.md. COUNT runs of each (default
+# 5): report the median, and compare only figures taken in the same run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+COUNT=${COUNT:-5}
+BENCHTIME=${BENCHTIME:-2s}
+go test ./dialog -run '^$' -bench 'EngineStep' -benchtime "$BENCHTIME" -count "$COUNT"
+go test ./orders/sqlstore -run '^$' -bench 'PlaceOrder' -benchtime "$BENCHTIME" -count "$COUNT"
+go test ./bot -run '^$' -bench 'Hub' -benchtime "$BENCHTIME" -count "$COUNT"
