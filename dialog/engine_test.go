@@ -647,6 +647,11 @@ func TestNotificationText(t *testing.T) {
 		}
 	}
 	h := newHarness(t, "en")
+	byCustomer := orders.Notification{OrderNumber: "OB-2345678", From: orders.StatusPendingShipment, To: orders.StatusCancelled, Actor: orders.ActorCustomer,
+		Customer: orders.Customer{Channel: "console", Chat: "bob", User: "bob"}}
+	if replies, err := h.eng.RenderNotification(context.Background(), byCustomer); err != nil || len(replies) != 0 {
+		t.Fatalf("the customer's own cancellation = %+v, %v; the chat already said so", replies, err)
+	}
 	placed := orders.Notification{OrderNumber: "OB-2345678", To: orders.StatusPendingShipment, Customer: orders.Customer{Channel: "console", Chat: "bob", User: "bob"}}
 	if replies, err := h.eng.RenderNotification(context.Background(), placed); err != nil || len(replies) != 0 {
 		t.Fatalf("placement notification = %+v, %v; the chat already confirmed it", replies, err)

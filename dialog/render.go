@@ -449,10 +449,11 @@ func (st *step) renderHelp() Reply {
 }
 
 // RenderNotification words an outbox notification in the customer's current
-// language. The notification of a placement has nothing to say: the
-// conversation already confirmed the order.
+// language. A placement, or a change the customer made themselves (a
+// cancellation in the chat), has nothing to add: the conversation already
+// said so.
 func (e *Engine) RenderNotification(ctx context.Context, n orders.Notification) ([]Reply, error) {
-	if n.From == "" {
+	if n.From == "" || n.Actor == orders.ActorCustomer {
 		return nil, nil
 	}
 	key := Key{Channel: n.Customer.Channel, Chat: n.Customer.Chat, User: n.Customer.User}

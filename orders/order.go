@@ -113,6 +113,10 @@ type Line struct {
 	Quantity    int    `json:"quantity"`
 }
 
+// ActorCustomer is the actor of the changes a customer makes: placing an
+// order, cancelling it in the chat.
+const ActorCustomer = "customer"
+
 // Change is one entry of an order's history.
 type Change struct {
 	From  Status    `json:"from"` // "" for the order's creation
@@ -196,6 +200,7 @@ type Notification struct {
 	To          Status    `json:"to"`
 	Tracking    string    `json:"tracking,omitempty"`
 	Note        string    `json:"note,omitempty"`
+	Actor       string    `json:"actor"` // who made the change: "customer", "operator", …
 	CreatedAt   time.Time `json:"created_at"`
 	Attempts    int       `json:"attempts"`
 	LastError   string    `json:"last_error,omitempty"`

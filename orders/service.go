@@ -171,7 +171,7 @@ func (s *Service) Cancel(ctx context.Context, number string, c Customer) (Order,
 	if !o.Status.Cancellable() {
 		return Order{}, Errorf(ECONFLICT, "order %s is %s and can no longer be cancelled", o.Number, o.Status)
 	}
-	return s.Advance(ctx, number, Transition{To: StatusCancelled, Actor: "customer"})
+	return s.Advance(ctx, number, Transition{To: StatusCancelled, Actor: ActorCustomer})
 }
 
 // Validate checks a draft's shape; prices and stock are checked by the store.

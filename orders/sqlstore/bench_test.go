@@ -111,7 +111,7 @@ func BenchmarkPlaceOrderBareSQL(b *testing.B) {
 		_, err = tx.StmtContext(ctx, stmts[qInsertFirstChange]).ExecContext(ctx, id, "", string(orders.StatusPendingShipment), "customer", "", at)
 		must(err)
 		_, err = tx.StmtContext(ctx, stmts[qInsertOutbox]).ExecContext(ctx, "OB-X", c.Channel, c.Chat, c.User, c.Lang,
-			"", string(orders.StatusPendingShipment), "", "", at, at)
+			"", string(orders.StatusPendingShipment), "", "", "customer", at, at)
 		must(err)
 		rows, err := tx.StmtContext(ctx, stmts[qLinesOfOrder]).QueryContext(ctx, id)
 		must(err)

@@ -69,7 +69,7 @@ const (
 	qInsertChange      = `INSERT INTO order_history (order_id, seq, from_status, to_status, actor, note, at)
 		VALUES (?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM order_history WHERE order_id = ?), ?, ?, ?, ?, ?)`
 	qInsertOutbox = `INSERT INTO outbox (order_number, customer_channel, customer_chat, customer_user, customer_lang,
-		from_status, to_status, tracking, note, created_at, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		from_status, to_status, tracking, note, actor, created_at, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	qSetStatus    = "UPDATE orders SET status = ?, tracking = ?, updated_at = ? WHERE id = ? AND status = ?"
 	qReleaseStock = `UPDATE variants SET stock = stock + (
 			SELECT SUM(l.quantity) FROM order_lines l WHERE l.order_id = ? AND l.variant_sku = variants.sku)
@@ -285,7 +285,7 @@ func (s *Store) Transition(ctx context.Context, number string, t orders.Transiti
 			}
 		}
 		if _, err := tx.exec(ctx, qInsertOutbox, r.Number, r.Channel, r.Chat, r.User, r.Lang,
-			string(from), string(t.To), tracking, t.Note, micros(at), micros(at)); err != nil {
+			string(from), string(t.To), tracking, t.Note, t.Actor, micros(at), micros(at)); err != nil {
 			return err
 		}
 		o, err = s.loadOrder(ctx, tx, qOrderByID, r.ID)

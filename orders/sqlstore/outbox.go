@@ -22,13 +22,14 @@ type notificationRow struct {
 	To          string `db:"to_status"`
 	Tracking    string `db:"tracking"`
 	Note        string `db:"note"`
+	Actor       string `db:"actor"`
 	CreatedAt   int64  `db:"created_at"`
 	Attempts    int    `db:"attempts"`
 	LastError   string `db:"last_error"`
 }
 
 const notificationColumns = `id, order_number, customer_channel, customer_chat, customer_user, customer_lang,
-	from_status, to_status, tracking, note, created_at, attempts, last_error`
+	from_status, to_status, tracking, note, actor, created_at, attempts, last_error`
 
 // maxErrorLen bounds a stored delivery error; the start says what went wrong.
 const maxErrorLen = 1000
@@ -90,6 +91,7 @@ func (s *Store) ClaimNotifications(ctx context.Context, f orders.NotificationFil
 			To:          orders.Status(r.To),
 			Tracking:    r.Tracking,
 			Note:        r.Note,
+			Actor:       r.Actor,
 			CreatedAt:   fromMicros(r.CreatedAt),
 			Attempts:    r.Attempts,
 			LastError:   r.LastError,

@@ -210,3 +210,28 @@ func TestOutboxConcurrentClaimersGetDisjointRows(t *testing.T) {
 		}
 	}
 }
+
+// A status change's notification says who made it, with its tracking code
+// and note, so that the conversation can word it (and stay quiet about the
+// customer's own changes).
+func TestOutboxCarriesTheTransition(t *testing.T) {
+	ctx := context.Background()
+	s := mustOpen(t)
+	mustImport(t, s, testCatalog())
+	svc := mustService(t, s)
+	o := mustPlace(t, svc, draft("k1", line("tea-green", 1, 1200)))
+	if _, err := svc.Advance(ctx, o.Number, orders.Transition{To: orders.StatusShipped, Actor: "operator", Tracking: "SF1", Note: "at the door", At: t0}); err != nil {
+		t.Fatal(err)
+	}
+	ns, err := s.ClaimNotifications(ctx, orders.NotificationFilter{}, 10, t0.Add(time.Hour), time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ns) != 2 {
+		t.Fatalf("%d notifications, want the placement and the shipment", len(ns))
+	}
+	got := ns[1]
+	if got.From != orders.StatusPendingShipment || got.To != orders.StatusShipped || got.Actor != "operator" || got.Tracking != "SF1" || got.Note != "at the door" {
+		t.Fatalf("notification = %+v", got)
+	}
+}

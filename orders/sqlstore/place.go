@@ -168,12 +168,12 @@ func (s *Store) placeOrder(ctx context.Context, tx *txn, d orders.Draft, number 
 		return orders.Order{}, &orders.ProblemsError{Problems: problems}
 	}
 
-	first := orders.Change{From: "", To: status, Actor: "customer", At: at}
+	first := orders.Change{From: "", To: status, Actor: orders.ActorCustomer, At: at}
 	if _, err := tx.exec(ctx, qInsertFirstChange, id, string(first.From), string(first.To), first.Actor, first.Note, micros(at)); err != nil {
 		return orders.Order{}, err
 	}
 	if _, err := tx.exec(ctx, qInsertOutbox, number, c.Channel, c.Chat, c.User, c.Lang,
-		"", string(status), "", "", micros(at), micros(at)); err != nil {
+		"", string(status), "", "", first.Actor, micros(at), micros(at)); err != nil {
 		return orders.Order{}, err
 	}
 	// The lines as recorded, names and all, are the ones to return.

@@ -70,7 +70,7 @@ func TestPlaceOrder(t *testing.T) {
 	}
 	wantN := []orders.Notification{{
 		ID: ns[0].ID, Customer: customer, OrderNumber: placed.Number, From: "", To: orders.StatusPendingShipment,
-		CreatedAt: placed.CreatedAt, Attempts: 1,
+		Actor: orders.ActorCustomer, CreatedAt: placed.CreatedAt, Attempts: 1,
 	}}
 	if !reflect.DeepEqual(ns, wantN) {
 		t.Errorf("outbox = %+v, want %+v", ns, wantN)

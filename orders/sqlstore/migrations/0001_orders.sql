@@ -113,6 +113,7 @@ CREATE TABLE outbox (
 	to_status        TEXT NOT NULL,
 	tracking         TEXT NOT NULL DEFAULT '',
 	note             TEXT NOT NULL DEFAULT '',
+	actor            TEXT NOT NULL DEFAULT '',
 	created_at       BIGINT NOT NULL,
 	attempts         INTEGER NOT NULL DEFAULT 0,
 	next_attempt_at  BIGINT NOT NULL,
