@@ -141,6 +141,9 @@ func openSQLite(ctx context.Context, path string) (*Store, error) {
 	wq.Set("_synchronous", "NORMAL")
 	wq.Set("_foreign_keys", "1")
 	wq.Set("_txlock", "immediate")
+	// Checkpoint every ~40 MB of WAL instead of ~4 MB: a tenth of the
+	// checkpoints and their fsyncs, at the cost of a larger -wal file.
+	wq.Add("_pragma", "wal_autocheckpoint(10000)")
 	db, err := sqlx.Open("sqlite", path+"?"+wq.Encode())
 	if err != nil {
 		return nil, fail("open "+path, err)
