@@ -198,6 +198,11 @@ func (st *step) run(ctx context.Context) error {
 	} else {
 		st.expire()
 	}
+	if _, known := eventTo[s.State]; !known {
+		// A state this version does not have (a session saved by another
+		// version): start again from the menu rather than get stuck.
+		s.State, s.Stack = StateMenu, nil
+	}
 	st.interpret(fresh)
 	if err := st.effects(ctx); err != nil {
 		return err

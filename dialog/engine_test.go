@@ -597,6 +597,21 @@ func TestDigitalOrderNeedsNoAddress(t *testing.T) {
 	}
 }
 
+func TestUnknownStoredStateRestartsAtMenu(t *testing.T) {
+	h := newHarness(t, "en")
+	h.say("/start")
+	sessions := dialogsql.New(h.store.DB(), nil)
+	if err := sessions.Update(context.Background(), h.key, func(s *dialog.Session) error {
+		s.State = "teleporting"
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	h.say("start over")
+	h.expect("Welcome", "Main menu")
+	h.expectState(dialog.StateMenu)
+}
+
 func TestLanguageSwitchAndHelp(t *testing.T) {
 	h := newHarness(t, "en")
 	h.say("/start")

@@ -44,7 +44,7 @@ func GlobalAction(verb string, arg ...string) string {
 
 // commands are the typed words that act like a global button.
 var commands = map[string][2]string{
-	"/start": {cmdStart}, "start": {cmdMenu}, "/menu": {cmdMenu}, "menu": {cmdMenu}, "main menu": {cmdMenu},
+	"/start": {cmdStart}, "start": {cmdMenu}, "start over": {cmdStart}, "restart": {cmdStart}, "重新开始": {cmdStart}, "/menu": {cmdMenu}, "menu": {cmdMenu}, "main menu": {cmdMenu},
 	"菜单": {cmdMenu}, "主菜单": {cmdMenu}, "开始": {cmdMenu},
 	"/shop": {cmdBrowse}, "shop": {cmdBrowse}, "browse": {cmdBrowse}, "products": {cmdBrowse}, "catalog": {cmdBrowse},
 	"浏览": {cmdBrowse}, "商品": {cmdBrowse}, "逛逛": {cmdBrowse},
