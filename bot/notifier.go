@@ -35,6 +35,11 @@ type Renderer interface {
 	RenderNotification(ctx context.Context, n orders.Notification) ([]dialog.Reply, error)
 }
 
+// ErrUnreachable is wrapped by a Sender's error when the recipient can no
+// longer be reached at all (a Telegram user who blocked the bot): the
+// notifier parks the notification instead of retrying it.
+var ErrUnreachable = errors.New("bot: recipient unreachable")
+
 // Sender sends replies to one conversation on one channel (each channel
 // adapter implements it).
 type Sender interface {
