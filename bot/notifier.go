@@ -25,6 +25,8 @@ type Outbox interface {
 	MarkDelivered(ctx context.Context, id int64, at time.Time) error
 	// MarkFailed records a failed attempt and when to try again.
 	MarkFailed(ctx context.Context, id int64, reason string, retryAt time.Time) error
+	// MarkParked sets a notification aside for good: it is not retried.
+	MarkParked(ctx context.Context, id int64, reason string, at time.Time) error
 }
 
 var _ Outbox = orders.Store(nil)
@@ -283,6 +285,9 @@ func (n *Notifier) deliverOne(ctx context.Context, note orders.Notification, now
 		sctx, cancel := context.WithTimeout(ctx, n.cfg.Timeout)
 		err = sender.Send(sctx, to, out)
 		cancel()
+		if errors.Is(err, ErrUnreachable) {
+			return false, n.park(ctx, log, note, err)
+		}
 		if err != nil {
 			return false, n.retry(ctx, log, to, note, now, fmt.Errorf("send: %w", err))
 		}
@@ -312,13 +317,32 @@ func (n *Notifier) retry(ctx context.Context, log *slog.Logger, to dialog.Key, n
 	return n.markFailed(ctx, log, note, cause.Error(), retryAt)
 }
 
-func (n *Notifier) markFailed(ctx context.Context, log *slog.Logger, note orders.Notification, reason string, retryAt time.Time) error {
-	const maxReason = 500 // the reason is stored with the row; keep it a summary
+// park sets aside a notification whose recipient cannot be reached; it is
+// not retried and holds nothing behind it.
+func (n *Notifier) park(ctx context.Context, log *slog.Logger, note orders.Notification, cause error) error {
+	log.Warn("recipient unreachable; notification parked", "err", cause)
+	mctx, cancel := context.WithTimeout(ctx, n.cfg.Timeout)
+	err := n.out.MarkParked(mctx, note.ID, truncateReason(cause.Error()), n.cfg.Now())
+	cancel()
+	if err != nil {
+		log.Error("park notification", "err", err)
+		return fmt.Errorf("bot: park notification %d: %w", note.ID, err)
+	}
+	return nil
+}
+
+// truncateReason keeps a stored failure reason to a summary.
+func truncateReason(reason string) string {
+	const maxReason = 500
 	if len(reason) > maxReason {
 		reason = strings.ToValidUTF8(reason[:maxReason], "")
 	}
+	return reason
+}
+
+func (n *Notifier) markFailed(ctx context.Context, log *slog.Logger, note orders.Notification, reason string, retryAt time.Time) error {
 	mctx, cancel := context.WithTimeout(ctx, n.cfg.Timeout)
-	err := n.out.MarkFailed(mctx, note.ID, reason, retryAt)
+	err := n.out.MarkFailed(mctx, note.ID, truncateReason(reason), retryAt)
 	cancel()
 	if err != nil {
 		log.Error("mark notification failed", "err", err)

@@ -32,6 +32,7 @@ type outboxRow struct {
 	due         time.Time
 	leasedUntil time.Time
 	delivered   bool
+	parked      bool
 }
 
 func newFakeOutbox(t *testing.T) *fakeOutbox { return &fakeOutbox{t: t} }
@@ -80,7 +81,7 @@ func (o *fakeOutbox) ClaimNotifications(ctx context.Context, f orders.Notificati
 		if len(out) == limit {
 			break
 		}
-		if r.delivered || r.due.After(at) || r.leasedUntil.After(at) || !matches(f, r.n.Customer) {
+		if r.delivered || r.parked || r.due.After(at) || r.leasedUntil.After(at) || !matches(f, r.n.Customer) {
 			continue
 		}
 		r.leasedUntil = at.Add(lease)
@@ -115,6 +116,19 @@ func (o *fakeOutbox) MarkFailed(ctx context.Context, id int64, reason string, re
 	r.n.Attempts++
 	r.n.LastError = reason
 	r.due, r.leasedUntil = retryAt, time.Time{}
+	return nil
+}
+
+func (o *fakeOutbox) MarkParked(ctx context.Context, id int64, reason string, at time.Time) error {
+	o.checkDeadline(ctx, "MarkParked")
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.markErr != nil {
+		return o.markErr
+	}
+	r := o.rows[id-1]
+	r.n.LastError = reason
+	r.parked, r.leasedUntil = true, time.Time{}
 	return nil
 }
 
@@ -632,5 +646,31 @@ func TestNotifierForgetsStaleHolds(t *testing.T) {
 	f.mustDeliverDue(t, 1)
 	if !f.out.row(a2).delivered {
 		t.Error("OB-2 still held behind a notification delivered elsewhere")
+	}
+}
+
+// A recipient who blocked the bot is not retried: the notification is parked
+// and the conversation's later notifications are still tried.
+func TestNotifierParksUnreachable(t *testing.T) {
+	f := newNotifierFixture(t, NotifierConfig{}, textRenderer{})
+	f.sender.fail = func(_ dialog.Key, replies []dialog.Reply) error {
+		if strings.HasPrefix(replies[0].Text, "OB-A1 ") {
+			return fmt.Errorf("telegram: 403 Forbidden: %w", ErrUnreachable)
+		}
+		return nil
+	}
+	parked := f.out.add(alice, "OB-A1", orders.StatusShipped)
+	later := f.out.add(alice, "OB-A2", orders.StatusShipped)
+	f.mustDeliverDue(t, 1)
+	if r := f.out.row(parked); !r.parked || r.delivered || !strings.Contains(r.n.LastError, "unreachable") {
+		t.Fatalf("row = %+v, want parked with its reason", r)
+	}
+	if r := f.out.row(later); !r.delivered {
+		t.Fatalf("a later notification was held behind a parked one")
+	}
+	f.clock.Advance(time.Hour)
+	f.mustDeliverDue(t, 0)
+	if got := f.sender.orders(keyOf(alice)); !slices.Equal(got, []string{"OB-A1!", "OB-A2"}) {
+		t.Fatalf("sends = %v; a parked notification must not be retried", got)
 	}
 }

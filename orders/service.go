@@ -48,6 +48,9 @@ type Store interface {
 	MarkDelivered(ctx context.Context, id int64, at time.Time) error
 	// MarkFailed records a failed attempt and when to try again.
 	MarkFailed(ctx context.Context, id int64, reason string, retryAt time.Time) error
+	// MarkParked sets a notification aside for good (its recipient cannot
+	// be reached), with the reason.
+	MarkParked(ctx context.Context, id int64, reason string, at time.Time) error
 }
 
 // Filter selects orders.

@@ -53,7 +53,7 @@ func (s *Store) ClaimNotifications(ctx context.Context, f orders.NotificationFil
 	}
 	now := micros(at)
 	args := []any{micros(at.Add(lease)), now, now}
-	where := []string{"delivered_at IS NULL", "next_attempt_at <= ?", "(claimed_until IS NULL OR claimed_until <= ?)"}
+	where := []string{"delivered_at IS NULL", "parked_at IS NULL", "next_attempt_at <= ?", "(claimed_until IS NULL OR claimed_until <= ?)"}
 	if len(f.Channels) > 0 {
 		where = append(where, "customer_channel IN ("+placeholders(len(f.Channels))+")")
 		for _, c := range f.Channels {
@@ -114,6 +114,14 @@ func (s *Store) MarkFailed(ctx context.Context, id int64, reason string, retryAt
 	return s.markOutbox(ctx, "mark notification failed", id,
 		"UPDATE outbox SET last_error = ?, next_attempt_at = ?, claimed_until = NULL WHERE id = ? AND delivered_at IS NULL",
 		truncate(reason, maxErrorLen), micros(retryAt), id)
+}
+
+// MarkParked sets notification id aside for good: its recipient cannot be
+// reached. It is never claimed again, and keeps its reason.
+func (s *Store) MarkParked(ctx context.Context, id int64, reason string, at time.Time) error {
+	return s.markOutbox(ctx, "park notification", id,
+		"UPDATE outbox SET last_error = ?, parked_at = ?, claimed_until = NULL WHERE id = ? AND delivered_at IS NULL",
+		truncate(reason, maxErrorLen), micros(at), id)
 }
 
 // markOutbox runs one update of notification id; ENOTFOUND when there is no

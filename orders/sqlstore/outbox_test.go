@@ -235,3 +235,27 @@ func TestOutboxCarriesTheTransition(t *testing.T) {
 		t.Fatalf("notification = %+v", got)
 	}
 }
+
+func TestOutboxParkedIsNeverClaimed(t *testing.T) {
+	ctx := context.Background()
+	s := mustOpen(t)
+	mustImport(t, s, testCatalog())
+	svc := mustService(t, s)
+	mustPlace(t, svc, draft("k1", line("tea-green", 1, 1200)))
+	ns, err := s.ClaimNotifications(ctx, orders.NotificationFilter{}, 10, t0.Add(time.Hour), time.Minute)
+	if err != nil || len(ns) != 1 {
+		t.Fatalf("claim = %v, %v", ns, err)
+	}
+	if err := s.MarkParked(ctx, ns[0].ID, "blocked by the user", t0.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, s.MarkParked(ctx, 999, "x", t0), orders.ENOTFOUND)
+	again, err := s.ClaimNotifications(ctx, orders.NotificationFilter{}, 10, t0.Add(48*time.Hour), time.Minute)
+	if err != nil || len(again) != 0 {
+		t.Fatalf("claim after parking = %v, %v; want nothing", again, err)
+	}
+	var reason string
+	if err := s.rdb.Get(&reason, "SELECT last_error FROM outbox WHERE id = ?", ns[0].ID); err != nil || reason != "blocked by the user" {
+		t.Fatalf("reason = %q, %v", reason, err)
+	}
+}

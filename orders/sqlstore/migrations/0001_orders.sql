@@ -119,8 +119,9 @@ CREATE TABLE outbox (
 	next_attempt_at  BIGINT NOT NULL,
 	claimed_until    BIGINT,
 	delivered_at     BIGINT,
+	parked_at        BIGINT,
 	last_error       TEXT NOT NULL DEFAULT ''
 );
 
 -- Claiming scans only undelivered rows, in due order.
-CREATE INDEX outbox_due ON outbox (next_attempt_at, id) WHERE delivered_at IS NULL;
+CREATE INDEX outbox_due ON outbox (next_attempt_at, id) WHERE delivered_at IS NULL AND parked_at IS NULL;
