@@ -39,16 +39,27 @@ func New(db *sqlx.DB, now func() time.Time) *Store {
 	}
 }
 
-// Migrate creates the sessions table if it is missing.
-func (s *Store) Migrate(ctx context.Context) error {
-	_, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS sessions (
-		conv       TEXT PRIMARY KEY,
-		version    BIGINT NOT NULL,
-		data       TEXT NOT NULL,
-		updated_at BIGINT NOT NULL
-	)`)
-	if err != nil {
-		return fmt.Errorf("migrate sessions: %w", err)
+// Migrate creates the sessions and seen-messages tables if they are missing.
+func (s *Store) Migrate(ctx context.Context) error { return Migrate(ctx, s.db) }
+
+// Migrate creates this package's tables on db if they are missing.
+func Migrate(ctx context.Context, db *sqlx.DB) error {
+	for _, q := range []string{
+		`CREATE TABLE IF NOT EXISTS sessions (
+			conv       TEXT PRIMARY KEY,
+			version    BIGINT NOT NULL,
+			data       TEXT NOT NULL,
+			updated_at BIGINT NOT NULL
+		)`,
+		`CREATE TABLE IF NOT EXISTS seen_messages (
+			id      TEXT PRIMARY KEY,
+			seen_at BIGINT NOT NULL
+		)`,
+		`CREATE INDEX IF NOT EXISTS seen_messages_at ON seen_messages (seen_at)`,
+	} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("migrate sessions: %w", err)
+		}
 	}
 	return nil
 }
