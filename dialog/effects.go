@@ -48,12 +48,11 @@ func (st *step) placeOrder(ctx context.Context) error {
 		}
 		return nil
 	case orders.ErrorCode(err) == orders.EINVALID:
-		// A slot the dialog let through but the core refuses: ask again
-		// rather than fail the conversation.
+		// A slot the dialog let through but the core refuses: ask for the
+		// missing one, or show the review again, rather than fail.
 		st.e.cfg.Logger.Warn("draft refused", "conv", s.Key.String(), "err", err)
-		st.s.Checkout.Key = ""
 		st.notice("changed_check")
-		st.fire(EventReview)
+		st.next()
 		return nil
 	case err != nil:
 		return err
@@ -66,6 +65,7 @@ func (st *step) placeOrder(ctx context.Context) error {
 	}
 	s.Cart, s.Checkout = nil, Checkout{}
 	s.Order = o.Number
+	st.placed = &o
 	st.notice("placed", o.Number, o.Total.String())
 	st.fire(EventShowOrder)
 	return nil
@@ -73,6 +73,12 @@ func (st *step) placeOrder(ctx context.Context) error {
 
 func (st *step) cancelOrder(ctx context.Context) error {
 	o, err := st.e.svc.Cancel(ctx, st.s.Order, st.customer())
+	if orders.ErrorCode(err) == orders.ECONFLICT {
+		// A retried step finds the order it cancelled already cancelled.
+		if cur, rerr := st.e.svc.Order(ctx, st.s.Order); rerr == nil && cur.Status == orders.StatusCancelled {
+			o, err = cur, nil
+		}
+	}
 	switch orders.ErrorCode(err) {
 	case "":
 		st.e.InvalidateCatalog()

@@ -133,6 +133,9 @@ func (e *Engine) Handle(ctx context.Context, in Inbound) ([]Reply, error) {
 	if err == nil {
 		var replies []Reply
 		err = e.store.Update(ctx, in.Key, func(s *Session) error {
+			if s.Lang != "" {
+				lang = s.Lang // for the apology, should the step fail
+			}
 			st := &step{e: e, s: s, cat: cat, in: in, now: e.cfg.Now().UTC()}
 			if err := st.run(ctx); err != nil {
 				return err
@@ -162,6 +165,8 @@ type step struct {
 	backing bool // the transition under way is a Back: do not push the stack
 	place   bool // effect: place the order
 	cancel  bool // effect: cancel s.Order
+
+	placed *orders.Order // the order this step placed, shown without reading it back
 }
 
 func (st *step) lang() string { return st.s.Lang }
@@ -237,7 +242,8 @@ func (st *step) entered(from, to State) {
 	switch {
 	case to == StateMenu:
 		s.Stack = nil
-	case st.backing:
+	case st.backing, from == StateCancelOrder:
+		// A confirmation is not a step to go back to.
 	default:
 		s.Stack = append(s.Stack, from)
 		if len(s.Stack) > 20 {
@@ -292,8 +298,10 @@ func (st *step) showable(s State) bool {
 		return ok
 	case StateLineQuantity:
 		return st.lineIndex(st.s.EditLine) >= 0
-	case StateAddress, StateName, StatePhone, StatePayment, StateReview:
+	case StateAddress, StateName, StatePhone, StatePayment:
 		return len(st.s.Cart) > 0
+	case StateReview:
+		return len(st.s.Cart) > 0 && st.missingSlot() == ""
 	case StateOrder, StateCancelOrder:
 		return st.s.Order != ""
 	}

@@ -672,3 +672,140 @@ func TestNotificationText(t *testing.T) {
 		t.Fatalf("placement notification = %+v, %v; the chat already confirmed it", replies, err)
 	}
 }
+
+// currentTag returns the step tag the buttons on screen carry.
+func (h *harness) currentTag() string {
+	h.t.Helper()
+	for i := len(h.replies) - 1; i >= 0; i-- {
+		for _, row := range h.replies[i].Buttons {
+			for _, b := range row {
+				if !strings.HasPrefix(b.Action, "g:") {
+					tag, _, _ := strings.Cut(b.Action, ":")
+					return tag
+				}
+			}
+		}
+	}
+	h.t.Fatalf("no step button on screen:\n%s", h.text())
+	return ""
+}
+
+func TestBackAndForthThroughCheckout(t *testing.T) {
+	h := newHarness(t, "en")
+	h.fillCart()
+	h.press("Check out")
+	h.say("88 Century Avenue, Shanghai")
+	h.say("Li Lei")
+	h.expectState(dialog.StatePhone)
+	h.say("/back")
+	h.expectState(dialog.StateName)
+	h.say("/back")
+	h.expectState(dialog.StateAddress)
+	h.say("99 Nanjing Road, Shanghai")
+	h.expectState(dialog.StatePhone) // the name is still given
+	h.say("+8613800138000")
+	h.press("Pay on delivery")
+	h.expect("99 Nanjing Road")
+	h.press("Edit cart")
+	h.press("Check out")
+	h.expectState(dialog.StateReview) // the slots given are kept
+	h.say("/back")
+	h.say("/back")
+	if s := h.session(); s.State == dialog.StateReview && s.Checkout.Payment == "" {
+		t.Fatal("the review is shown with a slot missing")
+	}
+	h.say("/cart")
+	h.press("Check out")
+	h.press("Confirm order")
+	if o := h.orders(); len(o) != 1 || o[0].Address != "99 Nanjing Road, Shanghai" {
+		t.Fatalf("orders = %+v", o)
+	}
+}
+
+// A digital cart needs no address; adding goods from the review must make
+// the checkout ask for one before the order can be placed.
+func TestGoodsAddedToDigitalCheckoutAskForAddress(t *testing.T) {
+	h := newHarness(t, "en")
+	h.say("gift")
+	h.press("Gift card")
+	h.press("¥100")
+	h.say("1")
+	h.press("Check out")
+	h.say("Li Lei")
+	h.say("+8613800138000")
+	h.press("Pay on delivery")
+	h.expect("Delivery: electronic")
+	h.press("Edit cart")
+	h.say("pen")
+	h.press("Gel pen")
+	h.press("Black")
+	h.say("1")
+	for i := 0; i < 4; i++ {
+		h.say("/back")
+		if s := h.session(); s.State == dialog.StateReview {
+			t.Fatalf("Back reached the review of goods without an address:\n%s", h.text())
+		}
+	}
+	h.say("/cart")
+	h.press("Check out")
+	h.expectState(dialog.StateAddress)
+}
+
+func TestForgedQuantityButton(t *testing.T) {
+	h := newHarness(t, "en")
+	h.fillCart()
+	h.say("pen")
+	h.press("Gel pen")
+	h.press("Black")
+	for _, n := range []string{"9223372036854775807", "-5", "0", "1000"} {
+		h.send(dialog.Inbound{Action: h.currentTag() + ":qty:" + n})
+		h.expect("between 1 and 999")
+	}
+	h.send(dialog.Inbound{Action: h.currentTag() + ":qty:8"})
+	h.expect("You already have 3 of Gel pen (Black) in your cart; you can add up to 7 more.")
+	if s := h.session(); len(s.Cart) != 1 || s.Cart[0].Quantity != 3 {
+		t.Fatalf("cart = %+v", s.Cart)
+	}
+}
+
+func TestCancelPromptIsNotABackStep(t *testing.T) {
+	h := newHarness(t, "en")
+	h.fillCart()
+	h.checkoutToReview()
+	h.press("Confirm order")
+	h.press("Cancel this order")
+	h.press("No, keep it")
+	h.say("/back")
+	if s := h.session(); s.State == dialog.StateCancelOrder {
+		t.Fatal("Back reopened the cancel prompt")
+	}
+	h.say(h.orders()[0].Number)
+	h.press("Cancel this order")
+	h.say("yes")
+	h.expect("is cancelled")
+	if o := h.orders()[0]; o.Status != orders.StatusCancelled {
+		t.Fatalf("status = %s", o.Status)
+	}
+}
+
+func TestEditedLineWithdrawn(t *testing.T) {
+	h := newHarness(t, "en")
+	h.fillCart()
+	h.press("✏ 1.")
+	c := testCatalog()
+	c.Products = c.Products[1:] // the pen is withdrawn
+	if _, err := h.svc.ImportCatalog(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	h.say("2")
+	h.expect("no longer sold", "empty")
+	h.expectState(dialog.StateCart)
+}
+
+func TestOneCharacterChineseSearch(t *testing.T) {
+	h := newHarness(t, "zh")
+	h.say("/start")
+	h.say("笔")
+	h.expect("中性笔", "笔记本")
+	h.expectState(dialog.StateProducts)
+}

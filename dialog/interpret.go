@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"orderbot/orders"
 )
@@ -442,6 +443,15 @@ func (st *step) onText(text string) {
 		default:
 			st.fail("use_buttons")
 		}
+	case StateCancelOrder:
+		switch lower(text) {
+		case "yes", "y", "是", "是的", "确定", "确认":
+			st.cancel = true
+		case "no", "n", "否", "不", "不要":
+			st.fire(EventShowOrder)
+		default:
+			st.fail("use_buttons")
+		}
 	case StateMenu, StateCategories, StateProducts, StateProduct, StateHelp, StateOrders:
 		st.search(text)
 	default:
@@ -472,7 +482,8 @@ func (st *step) onContact(c *Contact) {
 
 // search shows the products whose name or SKU contains text.
 func (st *step) search(text string) {
-	if runes(text) < 2 || runes(text) > 60 {
+	// One character is a word in Chinese (笔, 茶), noise in English.
+	if n := runes(text); n > 60 || n == 0 || (n == 1 && text[0] < utf8.RuneSelf) {
 		st.fail("unknown")
 		return
 	}
@@ -533,14 +544,17 @@ func (st *step) addToCart(n int) {
 		have = s.Cart[i].Quantity
 	}
 	switch {
-	case n < 1 || have+n > orders.MaxQuantity:
-		st.fail("qty_range", orders.MaxQuantity-have)
+	case n < 1 || n > orders.MaxQuantity:
+		st.fail("qty_range", orders.MaxQuantity)
 		return
 	case v.Stock <= 0:
 		st.fail("variant_gone", name)
 		return
-	case have+n > v.Stock:
-		st.fail("qty_stock", v.Stock-have, name, v.Stock-have)
+	case have > 0 && (have+n > v.Stock || have+n > orders.MaxQuantity):
+		st.fail("qty_have", have, name, max(min(v.Stock, orders.MaxQuantity)-have, 0))
+		return
+	case n > v.Stock:
+		st.fail("qty_stock", v.Stock, name, v.Stock)
 		return
 	case i < 0 && len(s.Cart) >= MaxCartLines:
 		st.fail("cart_full", MaxCartLines)
@@ -594,8 +608,9 @@ func (st *step) setLineQuantity(n int) bool {
 	v, p, ok := st.cat.Variant(s.EditLine)
 	if !ok || !p.Active {
 		st.notice("changed_gone", st.cartLineName(s.Cart[i]))
-		st.removeLine(s.EditLine)
-		st.show = true
+		s.Cart = append(s.Cart[:i], s.Cart[i+1:]...)
+		s.Checkout.Key = ""
+		st.fire(EventShowCart)
 		return false
 	}
 	name := lineName(p, v, st.lang())
@@ -645,31 +660,38 @@ func (st *step) checkout() {
 		st.show = true
 		return
 	}
-	st.s.Checkout = Checkout{}
 	st.next()
 }
 
-// next asks for the first missing slot, or returns to the review when the
-// slot was changed from there.
+// next asks for the first missing slot, or shows the review when every slot
+// is given: a slot changed from the review returns there, and the review is
+// never shown with a slot missing.
 func (st *step) next() {
-	s := st.s
-	if n := len(s.Stack); n > 0 && s.Stack[n-1] == StateReview && s.State != StateCart {
-		st.fire(EventReview)
+	// The draft changed: an order placed under the old key, whose save
+	// failed, must not be returned for the new draft.
+	st.s.Checkout.Key = ""
+	if ev := st.missingSlot(); ev != "" {
+		st.fire(ev)
 		return
 	}
-	c := s.Checkout
+	st.fire(EventReview)
+}
+
+// missingSlot returns the event that asks for the first slot not given yet,
+// or "" when the checkout is complete.
+func (st *step) missingSlot() Event {
+	c := st.s.Checkout
 	switch {
 	case st.needsAddress() && c.Address == "":
-		st.fire(EventAskAddress)
+		return EventAskAddress
 	case c.Name == "":
-		st.fire(EventAskName)
+		return EventAskName
 	case c.Phone == "":
-		st.fire(EventAskPhone)
+		return EventAskPhone
 	case c.Payment == "":
-		st.fire(EventAskPayment)
-	default:
-		st.fire(EventReview)
+		return EventAskPayment
 	}
+	return ""
 }
 
 func (st *step) needsAddress() bool {

@@ -72,7 +72,10 @@ type transition struct {
 	To    State
 }
 
-var checkoutSteps = []State{StateAddress, StateName, StatePhone, StatePayment, StateReview}
+// checkout is where the checkout's slots may be asked for and the review
+// shown: the cart, the line being edited and every checkout step, so that a
+// slot can be given, skipped back to or changed in any order.
+var checkout = []State{StateCart, StateLineQuantity, StateAddress, StateName, StatePhone, StatePayment, StateReview}
 
 // transitions is the whole conversation. docs/dialog.md is generated from it.
 var transitions = []transition{
@@ -83,11 +86,11 @@ var transitions = []transition{
 	{EventChooseVariant, []State{StateProduct}, StateQuantity},
 	{EventShowCart, nil, StateCart},
 	{EventEditLine, []State{StateCart, StateReview}, StateLineQuantity},
-	{EventAskAddress, []State{StateCart, StateName, StateReview}, StateAddress},
-	{EventAskName, []State{StateCart, StateAddress, StatePhone, StateReview}, StateName},
-	{EventAskPhone, []State{StateName, StatePayment, StateReview}, StatePhone},
-	{EventAskPayment, []State{StatePhone, StateReview}, StatePayment},
-	{EventReview, append([]State{StateCart, StateLineQuantity}, checkoutSteps...), StateReview},
+	{EventAskAddress, checkout, StateAddress},
+	{EventAskName, checkout, StateName},
+	{EventAskPhone, checkout, StatePhone},
+	{EventAskPayment, checkout, StatePayment},
+	{EventReview, checkout, StateReview},
 	{EventListOrders, nil, StateOrders},
 	{EventShowOrder, nil, StateOrder},
 	{EventConfirmCancel, []State{StateOrder}, StateCancelOrder},

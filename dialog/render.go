@@ -232,6 +232,14 @@ func (st *step) renderQuantity() Reply {
 	return Reply{Text: text, Buttons: append(rows, st.navRow(true, true))}
 }
 
+// payLabel names a payment method.
+func (st *step) payLabel(p orders.Payment) string {
+	if p == orders.PayOnDelivery {
+		return st.t("pay_cod")
+	}
+	return string(p)
+}
+
 // lineName is "Product (Variant)" in lang.
 func lineName(p orders.Product, v orders.Variant, lang string) string {
 	if len(p.Variants) == 1 {
@@ -351,7 +359,7 @@ func (st *step) renderReview() Reply {
 		b.WriteString("\n" + st.t("review_digital"))
 	}
 	b.WriteString("\n" + st.t("review_contact", s.Checkout.Name, s.Checkout.Phone))
-	b.WriteString("\n" + st.t("review_payment", st.t("pay_"+string(s.Checkout.Payment))))
+	b.WriteString("\n" + st.t("review_payment", st.payLabel(s.Checkout.Payment)))
 	rows := [][]Button{{{st.t("btn_confirm"), st.action("confirm")}}}
 	change := []Button{}
 	if st.needsAddress() {
@@ -385,7 +393,13 @@ func (st *step) renderOrders(ctx context.Context) (Reply, error) {
 
 func (st *step) renderOrder(ctx context.Context) (Reply, error) {
 	s := st.s
-	o, err := st.e.svc.Order(ctx, s.Order)
+	var o orders.Order
+	var err error
+	if st.placed != nil && st.placed.Number == s.Order {
+		o = *st.placed // just placed: reading it back could only fail the step
+	} else {
+		o, err = st.e.svc.Order(ctx, s.Order)
+	}
 	c := st.customer()
 	if orders.ErrorCode(err) == orders.ENOTFOUND || orders.ErrorCode(err) == orders.EINVALID ||
 		(err == nil && (o.Customer.Channel != c.Channel || o.Customer.Chat != c.Chat || o.Customer.User != c.User)) {

@@ -57,6 +57,7 @@ var texts = map[string]msg{
 	"ask_quantity": {"How many of %s (%s) would you like? %s each, %d in stock. Choose or type a number:", "请问 %s（%s）要几件？单价 %s，库存 %d 件。请选择或输入数量："},
 	"bad_quantity": {"I didn't understand “%s” as a quantity. Please type a number such as 2.", "没能把“%s”识别为数量，请输入一个数字，例如 2。"},
 	"qty_range":    {"The quantity must be between 1 and %d.", "数量必须在 1 到 %d 之间。"},
+	"qty_have":     {"You already have %d of %s in your cart; you can add up to %d more.", "购物车里已有 %[2]s %[1]d 件，最多还能再加 %[3]d 件。"},
 	"qty_stock":    {"Only %d left of %s. Please choose %d or fewer.", "%[2]s仅剩 %[1]d 件，请选择不超过 %[3]d 件。"},
 	"variant_gone": {"Sorry, %s is sold out now. Please choose another option.", "抱歉，%s 已售罄，请选择其他款式。"},
 	"product_gone": {"Sorry, that product is no longer available.", "抱歉，该商品已下架。"},

@@ -47,10 +47,10 @@ type Chat struct {
 	opts Options
 	key  dialog.Key
 
-	mu   sync.Mutex // guards out and last
-	out  io.Writer
-	last []dialog.Button // the buttons on screen, in display order
-	seq  int
+	mu      sync.Mutex // guards out and last
+	out     io.Writer
+	last    []dialog.Button // the buttons on screen, in display order
+	numeric bool            // some of them are numbers: typed numbers are values
 }
 
 var _ bot.Sender = (*Chat)(nil)
@@ -176,13 +176,9 @@ func (c *Chat) inbound(line string) (dialog.Inbound, bool, error) {
 func (c *Chat) resolve(s string, human bool) string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	numericLabels := false
 	for _, b := range c.last {
 		if b.Label == s || b.Action == s || (human && strings.EqualFold(b.Label, s)) {
 			return b.Action
-		}
-		if _, err := strconv.Atoi(b.Label); err == nil {
-			numericLabels = true
 		}
 	}
 	if !human {
@@ -191,7 +187,7 @@ func (c *Chat) resolve(s string, human bool) string {
 	// Where the buttons are numbers themselves (quantities), a typed number
 	// is the value, not the option's position: "4" must not mean the fourth
 	// button, labelled "5".
-	if n, err := strconv.Atoi(s); err == nil && !numericLabels && n >= 1 && n <= len(c.last) {
+	if n, err := strconv.Atoi(s); err == nil && !c.numeric && n >= 1 && n <= len(c.last) {
 		return c.last[n-1].Action
 	}
 	// People type the words of a label, not its emoji or its price: "check
@@ -235,23 +231,23 @@ func plain(s string) string {
 
 // turn submits one message and waits until its replies are written.
 func (c *Chat) turn(ctx context.Context, in dialog.Inbound, endOfTurn bool) error {
-	c.seq++
 	in.Key = c.key
 	in.Lang = c.opts.Lang
 	in.At = time.Now()
 	done := make(chan struct{})
-	err := c.hub.Submit(in, func(_ context.Context, _ dialog.Inbound, replies []dialog.Reply, _ error) {
+	err := c.hub.Submit(in, func(_ context.Context, _ dialog.Inbound, replies []dialog.Reply, err error) {
 		defer close(done)
-		c.write(replies, false)
-		if endOfTurn {
-			c.writeJSON(map[string]bool{"end_of_turn": true})
+		if len(replies) == 0 && err != nil {
+			// The handler failed without a word (it panicked): apologise.
+			replies = []dialog.Reply{{Text: dialog.T(c.lang(), "error")}}
 		}
+		c.write(replies, false, endOfTurn)
 	})
 	if errors.Is(err, bot.ErrClosed) {
 		return err
 	}
 	if err != nil {
-		c.writeError(errors.New("the shop is busy; please try again"))
+		c.write([]dialog.Reply{{Text: dialog.T(c.lang(), "busy")}}, false, endOfTurn)
 		return nil
 	}
 	select {
@@ -261,6 +257,9 @@ func (c *Chat) turn(ctx context.Context, in dialog.Inbound, endOfTurn bool) erro
 	return nil
 }
 
+// lang is the language of the terminal's own messages.
+func (c *Chat) lang() string { return dialog.NormalizeLang(c.opts.Lang) }
+
 // Send implements bot.Sender: a pushed notification appears in the chat.
 func (c *Chat) Send(_ context.Context, to dialog.Key, replies []dialog.Reply) error {
 	if to != c.key {
@@ -269,33 +268,50 @@ func (c *Chat) Send(_ context.Context, to dialog.Key, replies []dialog.Reply) er
 	for i := range replies {
 		replies[i].Notification = true
 	}
-	c.write(replies, true)
+	c.write(replies, true, false)
 	c.prompt()
 	return nil
 }
 
-func (c *Chat) write(replies []dialog.Reply, notification bool) {
+// write shows replies and, when endOfTurn, the end-of-turn line, in one go:
+// a notification never lands between a turn's replies and its end.
+func (c *Chat) write(replies []dialog.Reply, notification, endOfTurn bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !notification {
-		c.last = nil
-	}
-	for _, r := range replies {
-		for _, row := range r.Buttons {
-			c.last = append(c.last, row...)
+		c.last, c.numeric = nil, false
+		for _, r := range replies {
+			for _, row := range r.Buttons {
+				for _, b := range row {
+					c.last = append(c.last, b)
+					if _, err := strconv.Atoi(b.Label); err == nil {
+						c.numeric = true
+					}
+				}
+			}
 		}
+	}
+	n := 0
+	for _, r := range replies {
 		if c.opts.JSONL {
 			c.writeJSONLocked(r)
 			continue
 		}
-		c.writeHuman(r)
+		n = c.writeHuman(r, n, notification)
+	}
+	if endOfTurn {
+		c.writeJSONLocked(map[string]bool{"end_of_turn": true})
 	}
 }
 
-func (c *Chat) writeHuman(r dialog.Reply) {
+// writeHuman shows a reply for people, its buttons numbered from n+1, and
+// returns the last number used. Where the buttons are numbers themselves
+// (quantities) they are shown by their label alone, and typed numbers are
+// values, so "[4] 5" can never be misread.
+func (c *Chat) writeHuman(r dialog.Reply, n int, notification bool) int {
 	var b strings.Builder
 	b.WriteString("\n")
-	if r.Notification {
+	if notification {
 		b.WriteString("🔔 ")
 	}
 	b.WriteString(r.Text)
@@ -303,23 +319,19 @@ func (c *Chat) writeHuman(r dialog.Reply) {
 	if r.Image != "" {
 		b.WriteString("   (" + r.Image + ")\n")
 	}
-	first := len(c.last) - countButtons(r) + 1
 	for _, row := range r.Buttons {
 		b.WriteString("  ")
 		for _, btn := range row {
-			fmt.Fprintf(&b, " [%d] %s ", first, btn.Label)
-			first++
+			n++
+			if c.numeric || notification {
+				fmt.Fprintf(&b, " [%s] ", btn.Label)
+			} else {
+				fmt.Fprintf(&b, " [%d] %s ", n, btn.Label)
+			}
 		}
 		b.WriteString("\n")
 	}
 	io.WriteString(c.out, b.String())
-}
-
-func countButtons(r dialog.Reply) int {
-	n := 0
-	for _, row := range r.Buttons {
-		n += len(row)
-	}
 	return n
 }
 
@@ -333,21 +345,22 @@ func (c *Chat) prompt() {
 }
 
 func (c *Chat) writeError(err error) {
-	if c.opts.JSONL {
-		c.writeJSON(map[string]any{"error": err.Error()})
-		c.writeJSON(map[string]bool{"end_of_turn": true})
-		return
-	}
-	c.mu.Lock()
-	fmt.Fprintf(c.out, "! %v\n", err)
-	c.mu.Unlock()
-}
-
-func (c *Chat) writeJSON(v any) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.writeJSONLocked(v)
+	if c.opts.JSONL {
+		c.writeJSONLocked(map[string]any{"error": err.Error()})
+		c.writeJSONLocked(map[string]bool{"end_of_turn": true})
+		return
+	}
+	msg := err.Error()
+	if errors.Is(err, errTooLong) {
+		msg = dialog.T(c.lang(), "too_long", MaxLine)
+	}
+	fmt.Fprintf(c.out, "! %s\n", msg)
 }
+
+// errTooLong is reported for an input line over MaxLine bytes.
+var errTooLong = fmt.Errorf("input line longer than %d bytes ignored", MaxLine)
 
 func (c *Chat) writeJSONLocked(v any) {
 	data, err := json.Marshal(v)
@@ -384,7 +397,7 @@ func readLines(r io.Reader, out chan<- lineOrErr) {
 			continue
 		}
 		if tooLong {
-			out <- lineOrErr{err: fmt.Errorf("input line longer than %d bytes ignored", MaxLine)}
+			out <- lineOrErr{err: errTooLong}
 		} else {
 			out <- lineOrErr{line: string(buf)}
 		}

@@ -102,10 +102,13 @@ func TestHumanModeNumbersOnNumericButtons(t *testing.T) {
 	if err := New(hub, &out, Options{User: "u"}).Run(context.Background(), strings.NewReader("2\n5\n")); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"got text=2 action=", "got text= action=q.1:qty:5"} {
+	for _, want := range []string{"got text=2 action=", "got text= action=q.1:qty:5", "[1]  [5]"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
+	}
+	if strings.Contains(out.String(), "[2] 5") {
+		t.Errorf("quantity buttons numbered by position:\n%s", out.String())
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strings"
 	"time"
 
 	"orderbot/orders"
@@ -110,6 +111,11 @@ func (s *Store) PlaceOrder(ctx context.Context, d orders.Draft, number string, a
 	return o, nil
 }
 
+// qNeedsAddress tells whether an order has a line of a kind that is
+// delivered to an address.
+const qNeedsAddress = `SELECT EXISTS (SELECT 1 FROM order_lines l JOIN products p ON p.sku = l.product_sku
+	WHERE l.order_id = ? AND p.kind <> ?)`
+
 func (s *Store) placeOrder(ctx context.Context, tx *txn, d orders.Draft, number string, status orders.Status, at time.Time) (orders.Order, error) {
 	// The total of the prices shown is the order's total if it is placed at
 	// all: a line is reserved only at the price shown.
@@ -166,6 +172,16 @@ func (s *Store) placeOrder(ctx context.Context, tx *txn, d orders.Draft, number 
 	}
 	if len(problems) > 0 {
 		return orders.Order{}, &orders.ProblemsError{Problems: problems}
+	}
+	if strings.TrimSpace(d.Address) == "" {
+		// Only digital products are delivered without an address.
+		var shipped bool
+		if err := tx.GetContext(ctx, &shipped, tx.Rebind(qNeedsAddress), id, string(orders.KindDigital)); err != nil {
+			return orders.Order{}, err
+		}
+		if shipped {
+			return orders.Order{}, orders.Errorf(orders.EINVALID, "this order needs a delivery address")
+		}
 	}
 
 	first := orders.Change{From: "", To: status, Actor: orders.ActorCustomer, At: at}

@@ -344,3 +344,25 @@ func TestOrdersFilter(t *testing.T) {
 		})
 	}
 }
+
+// Goods are delivered to an address: an order of goods without one is
+// refused and writes nothing; a digital order needs none.
+func TestPlaceOrderNeedsAddressForGoods(t *testing.T) {
+	s := mustOpen(t)
+	mustImport(t, s, testCatalog())
+	svc := mustService(t, s)
+	d := draft("k1", line("tea-green", 1, 1200))
+	d.Address = "  "
+	_, err := svc.Place(context.Background(), d)
+	wantCode(t, err, orders.EINVALID)
+	if n := mustCount(t, s, "orders"); n != 0 {
+		t.Fatalf("%d orders written", n)
+	}
+	if got := mustStock(t, s, "tea-green"); got != 10 {
+		t.Fatalf("stock = %d, want 10", got)
+	}
+	gift := testCatalog().Products[4].Variants[0]
+	d = draft("k2", line(gift.SKU, 1, gift.Price.Amount))
+	d.Address = ""
+	mustPlace(t, svc, d)
+}
