@@ -652,6 +652,12 @@ func TestNotificationText(t *testing.T) {
 		{"en", "", "Your order OB-2345678 is completed.", orders.StatusCompleted},
 		{"zh", "", "您的订单 OB-2345678 已取消", orders.StatusCancelled},
 	}
+	expired := orders.Notification{OrderNumber: "OB-2345678", From: orders.StatusPendingPayment, To: orders.StatusCancelled, Actor: orders.ActorSystem,
+		Note: "not paid in time", Customer: orders.Customer{Channel: "console", Chat: "bob", User: "bob", Lang: "zh"}}
+	if replies, err := newHarness(t, "zh").eng.RenderNotification(context.Background(), expired); err != nil || len(replies) != 1 ||
+		replies[0].Text != "您的订单 OB-2345678 因未按时付款已取消，商品已重新上架。" {
+		t.Fatalf("expiry = %+v, %v", replies, err)
+	}
 	for _, c := range cases {
 		h := newHarness(t, c.lang)
 		n := orders.Notification{OrderNumber: "OB-2345678", From: orders.StatusPendingShipment, To: c.to, Tracking: c.tracking,

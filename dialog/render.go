@@ -481,10 +481,12 @@ func (e *Engine) RenderNotification(ctx context.Context, n orders.Notification) 
 	switch {
 	case n.To == orders.StatusShipped && n.Tracking != "":
 		text = T(lang, "notify_shipped_tracking", n.OrderNumber, n.Tracking)
+	case n.To == orders.StatusCancelled && n.Actor == orders.ActorSystem:
+		text = T(lang, "notify_expired", n.OrderNumber)
 	default:
 		text = T(lang, "notify_"+string(n.To), n.OrderNumber)
 	}
-	if n.Note != "" {
+	if n.Note != "" && n.Actor != orders.ActorSystem && n.Actor != orders.ActorPayment {
 		text += "\n" + T(lang, "notify_note", n.Note)
 	}
 	return []Reply{{

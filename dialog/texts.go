@@ -150,6 +150,7 @@ var texts = map[string]msg{
 	"notify_rejected":         {"Your order %s was not approved.", "您的订单 %s 未通过审批。"},
 	"notify_refunded":         {"Your order %s has been refunded.", "您的订单 %s 已退款。"},
 	"notify_pending_approval": {"Your order %s is waiting for approval.", "您的订单 %s 正在等待审批。"},
+	"notify_expired":          {"Your order %s was cancelled because it was not paid in time. Its items are back on sale.", "您的订单 %s 因未按时付款已取消，商品已重新上架。"},
 	"notify_note":             {"Note: %s", "备注：%s"},
 
 	"status_pending_approval": {"waiting for approval", "待审批"},

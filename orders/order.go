@@ -74,8 +74,28 @@ type Payment string
 
 // Payment methods. Only methods whose whole flow works are offered by the dialog.
 const (
-	PayOnDelivery Payment = "cod"
+	PayOnDelivery Payment = "cod"      // cash or a scanned code to the courier
+	PayTelegram   Payment = "telegram" // a card, through Telegram Payments' provider
 )
+
+// Upfront reports whether an order paid this way waits for its payment
+// before it ships.
+func (p Payment) Upfront() bool { return p == PayTelegram }
+
+// ActorPayment is the actor of the change a received payment makes, and
+// ActorSystem of changes nobody made by hand (an unpaid order expiring).
+const (
+	ActorPayment = "payment"
+	ActorSystem  = "system"
+)
+
+// ReceivedPayment is a payment its provider confirmed.
+type ReceivedPayment struct {
+	ChargeID string  // the provider's id: one payment, one status change
+	Method   Payment // how it was paid
+	Amount   Money   // what was paid
+	At       time.Time
+}
 
 // Customer is the conversation an order came from; notifications go back there.
 type Customer struct {

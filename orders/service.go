@@ -51,6 +51,16 @@ type Store interface {
 	// MarkParked sets a notification aside for good (its recipient cannot
 	// be reached), with the reason.
 	MarkParked(ctx context.Context, id int64, reason string, at time.Time) error
+	// RecordPayment, in one transaction, records p against the order and,
+	// the first time p.ChargeID is seen, moves the order from
+	// pending_payment to pending_shipment with its history entry and
+	// notification. A charge id seen before changes nothing and returns the
+	// order. A payment for an order no longer waiting for one (it expired)
+	// is recorded, for a refund, and returned as ECONFLICT.
+	RecordPayment(ctx context.Context, number string, p ReceivedPayment) (Order, error)
+	// Unpaid lists the numbers of orders waiting for payment since before
+	// the given time, oldest first.
+	Unpaid(ctx context.Context, before time.Time, limit int) ([]string, error)
 }
 
 // Filter selects orders.
@@ -177,6 +187,59 @@ func (s *Service) Cancel(ctx context.Context, number string, c Customer) (Order,
 	return s.Advance(ctx, number, Transition{To: StatusCancelled, Actor: ActorCustomer})
 }
 
+// CheckPayable tells whether order number can still be paid amount: it
+// waits for payment and amount is its total. Stock was reserved when the
+// order was placed, so an order that can be paid can be shipped.
+func (s *Service) CheckPayable(ctx context.Context, number string, amount Money) (Order, error) {
+	o, err := s.Order(ctx, number)
+	if err != nil {
+		return Order{}, err
+	}
+	if o.Status != StatusPendingPayment {
+		return o, Errorf(ECONFLICT, "order %s is %s and cannot be paid", o.Number, o.Status)
+	}
+	if amount != o.Total {
+		return o, Errorf(ECONFLICT, "order %s costs %s, not %s", o.Number, o.Total, amount)
+	}
+	return o, nil
+}
+
+// ConfirmPayment records a payment the provider confirmed and moves the
+// order on, once per charge id.
+func (s *Service) ConfirmPayment(ctx context.Context, number string, p ReceivedPayment) (Order, error) {
+	number = NormalizeNumber(number)
+	if number == "" || p.ChargeID == "" || len(p.ChargeID) > 200 {
+		return Order{}, Errorf(EINVALID, "a payment needs an order number and a charge id")
+	}
+	if p.At.IsZero() {
+		p.At = s.now().UTC()
+	}
+	return s.store.RecordPayment(ctx, number, p)
+}
+
+// ExpireUnpaid cancels the orders still waiting for payment after maxAge,
+// releasing their stock; each customer is told through the outbox. It
+// returns how many it cancelled. An order paid meanwhile is left alone.
+func (s *Service) ExpireUnpaid(ctx context.Context, maxAge time.Duration) (int, error) {
+	now := s.now().UTC()
+	numbers, err := s.store.Unpaid(ctx, now.Add(-maxAge), 100)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, number := range numbers {
+		_, err := s.store.Transition(ctx, number, Transition{To: StatusCancelled, Actor: ActorSystem, Note: "not paid in time", At: now})
+		switch ErrorCode(err) {
+		case "":
+			n++
+		case ECONFLICT: // paid or cancelled meanwhile
+		default:
+			return n, err
+		}
+	}
+	return n, nil
+}
+
 // Validate checks a draft's shape; prices and stock are checked by the store.
 func (d Draft) Validate() error {
 	if d.CheckoutKey == "" || len(d.CheckoutKey) > 100 {
@@ -213,7 +276,7 @@ func (d Draft) Validate() error {
 	if !strings.HasPrefix(d.Phone, "+") || len(d.Phone) < 8 || len(d.Phone) > 16 {
 		return Errorf(EINVALID, "phone number is missing or malformed")
 	}
-	if d.Payment != PayOnDelivery {
+	if d.Payment != PayOnDelivery && d.Payment != PayTelegram {
 		return Errorf(EINVALID, "payment method %q is not available", d.Payment)
 	}
 	return nil

@@ -259,42 +259,49 @@ func (s *Store) Transition(ctx context.Context, number string, t orders.Transiti
 		if err != nil {
 			return err
 		}
-		from := orders.Status(r.Status)
-		if !orders.CanTransition(from, t.To) {
-			return orders.Errorf(orders.ECONFLICT, "order %s is %s; it cannot become %s (allowed: %s)", number, from, t.To, allowed(from))
-		}
-		tracking := r.Tracking
-		if t.Tracking != "" {
-			tracking = t.Tracking
-		}
-		ok, err := affected(tx.exec(ctx, qSetStatus, string(t.To), tracking, micros(at), r.ID, string(from)))
-		if err != nil {
-			return err
-		}
-		if !ok {
-			// Only possible on PostgreSQL, where another transaction may
-			// have moved the order between our read and our update.
-			return orders.Errorf(orders.ECONFLICT, "order %s changed meanwhile; look at it again", number)
-		}
-		if _, err := tx.exec(ctx, qInsertChange, r.ID, r.ID, string(from), string(t.To), t.Actor, t.Note, micros(at)); err != nil {
-			return err
-		}
-		if t.To.ReleasesStock() {
-			if _, err := tx.exec(ctx, qReleaseStock, r.ID, r.ID); err != nil {
-				return err
-			}
-		}
-		if _, err := tx.exec(ctx, qInsertOutbox, r.Number, r.Channel, r.Chat, r.User, r.Lang,
-			string(from), string(t.To), tracking, t.Note, t.Actor, micros(at), micros(at)); err != nil {
-			return err
-		}
-		o, err = s.loadOrder(ctx, tx, qOrderByID, r.ID)
+		o, err = s.transition(ctx, tx, r, t, at)
 		return err
 	})
 	if err != nil {
 		return orders.Order{}, fail("advance order "+number, err)
 	}
 	return o, nil
+}
+
+// transition moves the order read as r to t.To inside tx: the conditional
+// status update, the history entry, the stock released when t.To releases
+// it, and the outbox notification. It returns the order as it now is.
+func (s *Store) transition(ctx context.Context, tx *txn, r orderRow, t orders.Transition, at time.Time) (orders.Order, error) {
+	from := orders.Status(r.Status)
+	if !orders.CanTransition(from, t.To) {
+		return orders.Order{}, orders.Errorf(orders.ECONFLICT, "order %s is %s; it cannot become %s (allowed: %s)", r.Number, from, t.To, allowed(from))
+	}
+	tracking := r.Tracking
+	if t.Tracking != "" {
+		tracking = t.Tracking
+	}
+	ok, err := affected(tx.exec(ctx, qSetStatus, string(t.To), tracking, micros(at), r.ID, string(from)))
+	if err != nil {
+		return orders.Order{}, err
+	}
+	if !ok {
+		// Only possible on PostgreSQL, where another transaction may have
+		// moved the order between our read and our update.
+		return orders.Order{}, orders.Errorf(orders.ECONFLICT, "order %s changed meanwhile; look at it again", r.Number)
+	}
+	if _, err := tx.exec(ctx, qInsertChange, r.ID, r.ID, string(from), string(t.To), t.Actor, t.Note, micros(at)); err != nil {
+		return orders.Order{}, err
+	}
+	if t.To.ReleasesStock() {
+		if _, err := tx.exec(ctx, qReleaseStock, r.ID, r.ID); err != nil {
+			return orders.Order{}, err
+		}
+	}
+	if _, err := tx.exec(ctx, qInsertOutbox, r.Number, r.Channel, r.Chat, r.User, r.Lang,
+		string(from), string(t.To), tracking, t.Note, t.Actor, micros(at), micros(at)); err != nil {
+		return orders.Order{}, err
+	}
+	return s.loadOrder(ctx, tx, qOrderByID, r.ID)
 }
 
 // allowed lists the statuses an order in s may move to, for error messages.

@@ -60,6 +60,8 @@ func initialStatus(d orders.Draft) (orders.Status, error) {
 	switch d.Payment {
 	case orders.PayOnDelivery:
 		return orders.StatusPendingShipment, nil
+	case orders.PayTelegram:
+		return orders.StatusPendingPayment, nil
 	}
 	return "", orders.Errorf(orders.EINVALID, "payment method %q is not available", d.Payment)
 }
