@@ -3,6 +3,7 @@ package dialog
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"orderbot/orders"
 )
@@ -66,9 +67,95 @@ func (st *step) placeOrder(ctx context.Context) error {
 	s.Cart, s.Checkout = nil, Checkout{}
 	s.Order = o.Number
 	st.placed = &o
+	if o.Status == orders.StatusPendingPayment {
+		st.notice("placed_unpaid", o.Number, o.Total.String(), int(st.e.cfg.PaymentTTL.Minutes()))
+		st.fire(EventShowOrder)
+		st.after = append(st.after, Reply{Invoice: st.invoiceOf(o)})
+		return nil
+	}
 	st.notice("placed", o.Number, o.Total.String())
 	st.fire(EventShowOrder)
 	return nil
+}
+
+// invoiceOf is the invoice of an order, in the conversation's language.
+func (st *step) invoiceOf(o orders.Order) *Invoice {
+	inv := &Invoice{OrderNumber: o.Number, Title: st.t("invoice_title", o.Number), Total: o.Total}
+	items := 0
+	for _, l := range o.Lines {
+		sub, _ := l.UnitPrice.Mul(l.Quantity)
+		name := withVariant(l.ProductName.In(st.lang()), l.VariantName.In(st.lang()), st.lang())
+		inv.Lines = append(inv.Lines, InvoiceLine{Label: fmt.Sprintf("%s × %d", name, l.Quantity), Amount: sub})
+		items += l.Quantity
+	}
+	inv.Description = st.t("invoice_desc", o.Number, items)
+	return inv
+}
+
+// sendInvoice sends the invoice of the order on screen again, if it still
+// waits for payment.
+func (st *step) sendInvoice(ctx context.Context) error {
+	o, err := st.e.svc.Order(ctx, st.s.Order)
+	if err != nil {
+		return err
+	}
+	st.placed = &o
+	st.fire(EventShowOrder)
+	if o.Status != orders.StatusPendingPayment || !o.Payment.Upfront() {
+		return nil // the order view shows why there is nothing to pay
+	}
+	st.after = append(st.after, Reply{Invoice: st.invoiceOf(o)})
+	return nil
+}
+
+// confirmPayment records a payment the channel confirmed.
+func (st *step) confirmPayment(ctx context.Context) error {
+	p := st.paid
+	o, err := st.e.svc.ConfirmPayment(ctx, p.OrderNumber, orders.ReceivedPayment{
+		ChargeID: p.ChargeID, Method: orders.PayTelegram, Amount: p.Amount, At: st.now,
+	})
+	switch orders.ErrorCode(err) {
+	case "":
+		st.notice("paid", o.Number)
+	case orders.ECONFLICT:
+		st.e.cfg.Logger.Warn("payment for an order no longer payable", "conv", st.s.Key.String(), "order", p.OrderNumber)
+		st.notice("paid_late", p.OrderNumber)
+	default:
+		return err
+	}
+	st.s.Order = o.Number
+	if o.Number == "" {
+		st.s.Order = orders.NormalizeNumber(p.OrderNumber)
+	} else {
+		st.placed = &o
+	}
+	st.fire(EventShowOrder)
+	return nil
+}
+
+// PreCheckout answers a channel's last check before it charges the
+// customer: whether the order can still be paid this amount. reason is for
+// the customer, in their language, when it cannot.
+func (e *Engine) PreCheckout(ctx context.Context, key Key, number string, amount orders.Money) (ok bool, reason string, err error) {
+	lang := e.cfg.DefaultLang
+	if s, found, err := e.store.Load(ctx, key); err == nil && found && s.Lang != "" {
+		lang = s.Lang
+	}
+	o, err := e.svc.CheckPayable(ctx, number, amount)
+	switch {
+	case err == nil:
+		if o.Customer.Channel != key.Channel || o.Customer.User != key.User {
+			return false, T(lang, "order_not_found", number), nil
+		}
+		return true, "", nil
+	case orders.ErrorCode(err) == orders.ENOTFOUND || orders.ErrorCode(err) == orders.EINVALID:
+		return false, T(lang, "order_not_found", number), nil
+	case orders.ErrorCode(err) == orders.ECONFLICT && o.Status != orders.StatusPendingPayment:
+		return false, T(lang, "not_payable", o.Number, T(lang, "status_"+string(o.Status))), nil
+	case orders.ErrorCode(err) == orders.ECONFLICT:
+		return false, T(lang, "wrong_amount"), nil
+	}
+	return false, T(lang, "error"), err
 }
 
 func (st *step) cancelOrder(ctx context.Context) error {

@@ -25,13 +25,21 @@ type OrderService interface {
 	Orders(ctx context.Context, f orders.Filter) ([]orders.Order, error)
 	Order(ctx context.Context, number string) (orders.Order, error)
 	Cancel(ctx context.Context, number string, c orders.Customer) (orders.Order, error)
+	CheckPayable(ctx context.Context, number string, amount orders.Money) (orders.Order, error)
+	ConfirmPayment(ctx context.Context, number string, p orders.ReceivedPayment) (orders.Order, error)
 }
 
 var _ OrderService = (*orders.Service)(nil)
 
 // Config tunes the engine. Zero values take the defaults.
 type Config struct {
-	FAQ         []FAQEntry
+	FAQ []FAQEntry
+	// Payments lists the payment methods offered on each channel, in the
+	// order shown; a channel not listed offers pay on delivery. Only methods
+	// whose whole flow the channel supports belong here (an invoice needs
+	// Telegram with a payment provider).
+	Payments    map[string][]orders.Payment
+	PaymentTTL  time.Duration // how long an order paid up front waits for its payment; 30m
 	DefaultLang string        // for conversations whose channel gives no locale; "en"
 	PhoneRegion string        // region for phone numbers typed without a country code; "CN"
 	PageSize    int           // products per page; 6
@@ -65,6 +73,9 @@ func (c *Config) defaults() {
 	}
 	if c.MaxInput <= 0 {
 		c.MaxInput = 4096
+	}
+	if c.PaymentTTL <= 0 {
+		c.PaymentTTL = 30 * time.Minute
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -161,12 +172,15 @@ type step struct {
 	now time.Time
 
 	replies []Reply
-	show    bool // render the current step at the end
-	backing bool // the transition under way is a Back: do not push the stack
-	place   bool // effect: place the order
-	cancel  bool // effect: cancel s.Order
+	show    bool          // render the current step at the end
+	backing bool          // the transition under way is a Back: do not push the stack
+	place   bool          // effect: place the order
+	cancel  bool          // effect: cancel s.Order
+	invoice bool          // effect: send the invoice of s.Order again
+	paid    *PaymentEvent // effect: record a payment the channel confirmed
 
 	placed *orders.Order // the order this step placed, shown without reading it back
+	after  []Reply       // replies that follow the step's message (an invoice)
 }
 
 func (st *step) lang() string { return st.s.Lang }
@@ -217,6 +231,7 @@ func (st *step) run(ctx context.Context) error {
 			return err
 		}
 	}
+	st.replies = append(st.replies, st.after...)
 	s.UpdatedAt = st.now
 	return nil
 }

@@ -63,11 +63,12 @@ type harness struct {
 	replies []dialog.Reply
 	logs    *bytes.Buffer
 	n       int
+	options []func(*dialog.Config)
 }
 
-func newHarness(t *testing.T, lang string) *harness {
+func newHarness(t *testing.T, lang string, options ...func(*dialog.Config)) *harness {
 	t.Helper()
-	h := &harness{t: t, path: t.TempDir() + "/orderbot.db", key: dialog.Key{Channel: "console", Chat: "alice", User: "alice"}, lang: lang, logs: &bytes.Buffer{}}
+	h := &harness{t: t, path: t.TempDir() + "/orderbot.db", key: dialog.Key{Channel: "console", Chat: "alice", User: "alice"}, lang: lang, logs: &bytes.Buffer{}, options: options}
 	h.open()
 	if _, err := h.svc.ImportCatalog(context.Background(), testCatalog()); err != nil {
 		t.Fatal(err)
@@ -95,7 +96,11 @@ func (h *harness) open() {
 	h.store = st
 	h.svc = orders.NewService(st, nil)
 	logger := slog.New(slog.NewTextHandler(&lockedWriter{w: h.logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	h.eng = dialog.New(h.svc, sessions, dialog.Config{FAQ: testFAQ, CatalogTTL: time.Nanosecond, Logger: logger})
+	cfg := dialog.Config{FAQ: testFAQ, CatalogTTL: time.Nanosecond, Logger: logger}
+	for _, o := range h.options {
+		o(&cfg)
+	}
+	h.eng = dialog.New(h.svc, sessions, cfg)
 }
 
 type lockedWriter struct {

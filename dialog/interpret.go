@@ -94,6 +94,8 @@ func (st *step) interpret(fresh bool) {
 			st.notice("stale")
 			st.show = true
 		}
+	case in.Payment != nil:
+		st.paid = in.Payment
 	case in.Contact != nil:
 		if st.s.State == StatePhone {
 			st.onContact(in.Contact)
@@ -288,8 +290,8 @@ func (st *step) onAction(verb, arg string) {
 		}
 		st.fail("use_buttons")
 	case StatePayment:
-		if verb == "pay" && orders.Payment(arg) == orders.PayOnDelivery {
-			s.Checkout.Payment = orders.PayOnDelivery
+		if p := orders.Payment(arg); verb == "pay" && st.offered(p) {
+			s.Checkout.Payment = p
 			st.next()
 			return
 		}
@@ -304,11 +306,14 @@ func (st *step) onAction(verb, arg string) {
 		}
 		st.fail("use_buttons")
 	case StateOrder:
-		if verb == "cancel" {
+		switch verb {
+		case "cancel":
 			st.fire(EventConfirmCancel)
-			return
+		case "pay":
+			st.invoice = true
+		default:
+			st.fail("use_buttons")
 		}
-		st.fail("use_buttons")
 	case StateCancelOrder:
 		switch verb {
 		case "yes":
@@ -429,13 +434,19 @@ func (st *step) onText(text string) {
 		s.Checkout.Phone = phone
 		st.next()
 	case StatePayment:
+		var p orders.Payment
 		switch lower(text) {
 		case "cod", "cash", "pay on delivery", "cash on delivery", "货到付款", "现金":
-			s.Checkout.Payment = orders.PayOnDelivery
-			st.next()
-		default:
-			st.fail("bad_payment")
+			p = orders.PayOnDelivery
+		case "card", "pay now", "online", "在线支付", "立即支付", "刷卡":
+			p = orders.PayTelegram
 		}
+		if !st.offered(p) {
+			st.fail("bad_payment")
+			return
+		}
+		s.Checkout.Payment = p
+		st.next()
 	case StateReview:
 		switch lower(text) {
 		case "confirm", "yes", "ok", "确认", "确定", "下单":
@@ -478,6 +489,24 @@ func (st *step) onContact(c *Contact) {
 		st.s.Checkout.Name = strings.TrimSpace(c.FirstName + " " + c.LastName)
 	}
 	st.next()
+}
+
+// payments lists the payment methods offered on this conversation's channel.
+func (st *step) payments() []orders.Payment {
+	if ps, ok := st.e.cfg.Payments[st.s.Key.Channel]; ok && len(ps) > 0 {
+		return ps
+	}
+	return []orders.Payment{orders.PayOnDelivery}
+}
+
+// offered reports whether p may be chosen here.
+func (st *step) offered(p orders.Payment) bool {
+	for _, q := range st.payments() {
+		if p == q && p != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // search shows the products whose name or SKU contains text.
@@ -762,6 +791,10 @@ func (st *step) effects(ctx context.Context) error {
 		return st.placeOrder(ctx)
 	case st.cancel:
 		return st.cancelOrder(ctx)
+	case st.invoice:
+		return st.sendInvoice(ctx)
+	case st.paid != nil:
+		return st.confirmPayment(ctx)
 	}
 	return nil
 }

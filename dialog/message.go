@@ -1,6 +1,10 @@
 package dialog
 
-import "time"
+import (
+	"time"
+
+	"orderbot/orders"
+)
 
 // Key identifies a conversation: one user in one chat on one channel.
 type Key struct {
@@ -26,8 +30,15 @@ type Location struct {
 	Longitude float64 `json:"lon"`
 }
 
+// PaymentEvent is a payment the channel's provider confirmed.
+type PaymentEvent struct {
+	OrderNumber string       // the invoice's payload
+	ChargeID    string       // the provider's id of the charge
+	Amount      orders.Money // what was paid
+}
+
 // Inbound is one channel-neutral message from a user: typed text, a pressed
-// button, a shared contact or a shared location.
+// button, a shared contact, a shared location or a confirmed payment.
 type Inbound struct {
 	ID       string    // unique per channel, for deduplication
 	Key      Key       // the conversation
@@ -35,7 +46,8 @@ type Inbound struct {
 	Action   string    // a button's action
 	Contact  *Contact  // a shared contact
 	Location *Location // a shared location
-	Lang     string    // the channel's locale hint for a new conversation ("en", "zh-CN")
+	Payment  *PaymentEvent
+	Lang     string // the channel's locale hint for a new conversation ("en", "zh-CN")
 	At       time.Time
 }
 
@@ -61,5 +73,21 @@ type Reply struct {
 	Image        string     `json:"image,omitempty"`
 	Buttons      [][]Button `json:"buttons,omitempty"`
 	Request      Request    `json:"request,omitempty"`
+	Invoice      *Invoice   `json:"invoice,omitempty"`      // send an invoice (after the text)
 	Notification bool       `json:"notification,omitempty"` // pushed, not an answer
+}
+
+// Invoice asks the channel to collect a payment for an order.
+type Invoice struct {
+	OrderNumber string        `json:"order"` // comes back in the PaymentEvent
+	Title       string        `json:"title"`
+	Description string        `json:"description"`
+	Lines       []InvoiceLine `json:"lines"`
+	Total       orders.Money  `json:"total"`
+}
+
+// InvoiceLine is one priced line of an invoice.
+type InvoiceLine struct {
+	Label  string       `json:"label"`
+	Amount orders.Money `json:"amount"`
 }

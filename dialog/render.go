@@ -33,10 +33,11 @@ func (st *step) render(ctx context.Context) error {
 	case StateAddress, StateName, StatePhone:
 		r = st.renderSlot()
 	case StatePayment:
-		r = Reply{Text: st.t("ask_payment"), Buttons: [][]Button{
-			{{st.t("pay_cod"), st.action("pay", string(orders.PayOnDelivery))}},
-			st.navRow(true, false),
-		}}
+		r = Reply{Text: st.t("ask_payment")}
+		for _, p := range st.payments() {
+			r.Buttons = append(r.Buttons, []Button{{st.payLabel(p), st.action("pay", string(p))}})
+		}
+		r.Buttons = append(r.Buttons, st.navRow(true, false))
 	case StateReview:
 		r = st.renderReview()
 	case StateOrders:
@@ -234,8 +235,11 @@ func (st *step) renderQuantity() Reply {
 
 // payLabel names a payment method.
 func (st *step) payLabel(p orders.Payment) string {
-	if p == orders.PayOnDelivery {
+	switch p {
+	case orders.PayOnDelivery:
 		return st.t("pay_cod")
+	case orders.PayTelegram:
+		return st.t("pay_telegram")
 	}
 	return string(p)
 }
@@ -434,6 +438,7 @@ func (st *step) orderText(o orders.Order) string {
 		b.WriteString("\n" + st.t("cart_line", i+1, name, l.Quantity, sub.String()))
 	}
 	b.WriteString("\n" + st.t("cart_total", o.Total.String()))
+	b.WriteString("\n" + st.t("review_payment", st.payLabel(o.Payment)))
 	if o.Address != "" {
 		b.WriteString("\n" + st.t("review_address", o.Address))
 	}
@@ -445,6 +450,9 @@ func (st *step) orderText(o orders.Order) string {
 
 func (st *step) orderButtons(o orders.Order) [][]Button {
 	var rows [][]Button
+	if st.s.State == StateOrder && o.Status == orders.StatusPendingPayment && st.offered(o.Payment) && o.Payment.Upfront() {
+		rows = append(rows, []Button{{st.t("btn_pay", o.Total.String()), st.action("pay")}})
+	}
 	if st.s.State == StateOrder && o.Status.Cancellable() {
 		rows = append(rows, []Button{{st.t("btn_cancel_order"), st.action("cancel")}})
 	}
@@ -467,7 +475,7 @@ func (st *step) renderHelp() Reply {
 // cancellation in the chat), has nothing to add: the conversation already
 // said so.
 func (e *Engine) RenderNotification(ctx context.Context, n orders.Notification) ([]Reply, error) {
-	if n.From == "" || n.Actor == orders.ActorCustomer {
+	if n.From == "" || n.Actor == orders.ActorCustomer || n.Actor == orders.ActorPayment {
 		return nil, nil
 	}
 	key := Key{Channel: n.Customer.Channel, Chat: n.Customer.Chat, User: n.Customer.User}

@@ -1,0 +1,121 @@
+package dialog_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"orderbot/dialog"
+	"orderbot/orders"
+)
+
+// withCard offers card payment on the harness's channel, as Telegram does
+// when a payment provider is configured.
+func withCard(c *dialog.Config) {
+	c.Payments = map[string][]orders.Payment{"console": {orders.PayOnDelivery, orders.PayTelegram}}
+}
+
+func (h *harness) invoice() *dialog.Invoice {
+	h.t.Helper()
+	for _, r := range h.replies {
+		if r.Invoice != nil {
+			return r.Invoice
+		}
+	}
+	h.t.Fatalf("no invoice in:\n%s", h.text())
+	return nil
+}
+
+func TestPayByCard(t *testing.T) {
+	for _, lang := range dialog.Languages {
+		t.Run(lang, func(t *testing.T) {
+			ctx := context.Background()
+			h := newHarness(t, lang, withCard)
+			h.fillCart()
+			h.press(pick(lang, "Check out", "去结算"))
+			h.say("88 Century Avenue, Shanghai")
+			h.say("Li Lei")
+			h.say("+8613800138000")
+			h.expect(pick(lang, "Pay on delivery", "货到付款"), pick(lang, "Pay now by card", "立即在线支付"))
+			h.press(pick(lang, "Pay now by card", "立即在线支付"))
+			h.press(pick(lang, "Confirm order", "确认下单"))
+			o := h.orders()[0]
+			if o.Status != orders.StatusPendingPayment || o.Payment != orders.PayTelegram {
+				t.Fatalf("order = %s paid by %s", o.Status, o.Payment)
+			}
+			h.expect(pick(lang, "within 30 minutes", "30 分钟内"))
+			inv := h.invoice()
+			if inv.OrderNumber != o.Number || inv.Total != o.Total || len(inv.Lines) != 1 || inv.Lines[0].Amount.Amount != 1050 {
+				t.Fatalf("invoice = %+v for %+v", inv, o)
+			}
+			if got := h.stock("pen-blk"); got != 7 {
+				t.Fatalf("stock = %d: not reserved while waiting for payment", got)
+			}
+
+			ok, reason, err := h.eng.PreCheckout(ctx, h.key, o.Number, o.Total)
+			if !ok || err != nil {
+				t.Fatalf("PreCheckout = %v, %q, %v", ok, reason, err)
+			}
+			if ok, reason, _ := h.eng.PreCheckout(ctx, h.key, o.Number, orders.Money{Amount: 1, Currency: "CNY"}); ok || !strings.Contains(reason, pick(lang, "out of date", "已过期")) {
+				t.Fatalf("PreCheckout of a wrong amount = %v, %q", ok, reason)
+			}
+			stranger := dialog.Key{Channel: "console", Chat: "eve", User: "eve"}
+			if ok, _, _ := h.eng.PreCheckout(ctx, stranger, o.Number, o.Total); ok {
+				t.Fatal("someone else's order passed the pre-checkout")
+			}
+
+			h.press(pick(lang, "Pay ¥10.50", "支付 ¥10.50")) // the invoice again, from the order
+			h.invoice()
+			pay := &dialog.PaymentEvent{OrderNumber: o.Number, ChargeID: "tg_charge_1", Amount: o.Total}
+			h.send(dialog.Inbound{Payment: pay})
+			h.expect(pick(lang, "Payment received", "已收到付款"))
+			h.send(dialog.Inbound{Payment: pay}) // repeated
+			got := h.orders()[0]
+			if got.Status != orders.StatusPendingShipment {
+				t.Fatalf("status = %s after payment", got.Status)
+			}
+			full, err := h.svc.Order(ctx, o.Number)
+			if err != nil || len(full.History) != 2 {
+				t.Fatalf("history = %+v, %v; want one payment change", full.History, err)
+			}
+			if ok, reason, _ := h.eng.PreCheckout(ctx, h.key, o.Number, o.Total); ok || !strings.Contains(reason, pick(lang, "can no longer be paid", "已无法支付")) {
+				t.Fatalf("PreCheckout of a paid order = %v, %q", ok, reason)
+			}
+		})
+	}
+}
+
+func TestCardNotOfferedWithoutProvider(t *testing.T) {
+	h := newHarness(t, "en")
+	h.fillCart()
+	h.press("Check out")
+	h.say("88 Century Avenue, Shanghai")
+	h.say("Li Lei")
+	h.say("+8613800138000")
+	if strings.Contains(h.text(), "card") {
+		t.Fatalf("card payment offered without a provider:\n%s", h.text())
+	}
+	h.send(dialog.Inbound{Action: h.currentTag() + ":pay:telegram"})
+	h.expect("Please choose a payment method")
+	h.say("card")
+	h.expect("Please choose a payment method")
+	h.expectState(dialog.StatePayment)
+}
+
+func TestLatePayment(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t, "en", withCard)
+	h.fillCart()
+	h.press("Check out")
+	h.say("88 Century Avenue, Shanghai")
+	h.say("Li Lei")
+	h.say("+8613800138000")
+	h.press("Pay now by card")
+	h.press("Confirm order")
+	o := h.orders()[0]
+	if _, err := h.svc.Advance(ctx, o.Number, orders.Transition{To: orders.StatusCancelled, Actor: orders.ActorSystem}); err != nil {
+		t.Fatal(err)
+	}
+	h.send(dialog.Inbound{Payment: &dialog.PaymentEvent{OrderNumber: o.Number, ChargeID: "late", Amount: o.Total}})
+	h.expect("already been cancelled", "refunded")
+}
