@@ -32,7 +32,7 @@ func benchEngine(b *testing.B, sessions string) *dialog.Engine {
 	}
 	var store dialog.Store = dialog.NewMemoryStore()
 	if sessions == "sqlite" {
-		s := dialogsql.New(st.DB(), nil)
+		s := dialogsql.New(st.DB(), nil).ReadFrom(st.ReadDB())
 		if err := s.Migrate(ctx); err != nil {
 			b.Fatal(err)
 		}

@@ -31,7 +31,7 @@ func openApp(ctx context.Context, cfg *Config) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	sessions := dialogsql.New(store.DB(), nil)
+	sessions := dialogsql.New(store.DB(), nil).ReadFrom(store.ReadDB())
 	if err := store.Migrate(ctx); err != nil {
 		store.Close()
 		return nil, err

@@ -16,7 +16,8 @@ import (
 
 // Store is a dialog.Store on an SQL database.
 type Store struct {
-	db  *sqlx.DB
+	db  *sqlx.DB // saves
+	rdb *sqlx.DB // loads
 	now func() time.Time
 
 	load, insert, update string
@@ -32,11 +33,23 @@ func New(db *sqlx.DB, now func() time.Time) *Store {
 	}
 	return &Store{
 		db:     db,
+		rdb:    db,
 		now:    now,
 		load:   db.Rebind(`SELECT version, data FROM sessions WHERE conv = ?`),
 		insert: db.Rebind(`INSERT INTO sessions (conv, version, data, updated_at) VALUES (?, 1, ?, ?) ON CONFLICT (conv) DO NOTHING`),
 		update: db.Rebind(`UPDATE sessions SET version = version + 1, data = ?, updated_at = ? WHERE conv = ? AND version = ?`),
 	}
+}
+
+// ReadFrom makes the store load sessions through rdb, a read pool on the
+// same database (SQLite's read-only connections beside its one writer): a
+// load then never waits for another conversation's save. Saves stay
+// compare-and-set, so a load that missed a concurrent save only costs a
+// retry. It returns s.
+func (s *Store) ReadFrom(rdb *sqlx.DB) *Store {
+	s.rdb = rdb
+	s.load = rdb.Rebind(`SELECT version, data FROM sessions WHERE conv = ?`)
+	return s
 }
 
 // Migrate creates the sessions and seen-messages tables if they are missing.
@@ -70,7 +83,7 @@ func (s *Store) Load(ctx context.Context, key dialog.Key) (*dialog.Session, bool
 		Version int64  `db:"version"`
 		Data    string `db:"data"`
 	}
-	err := s.db.GetContext(ctx, &row, s.load, key.String())
+	err := s.rdb.GetContext(ctx, &row, s.load, key.String())
 	if errors.Is(err, sql.ErrNoRows) {
 		return &dialog.Session{Key: key}, false, nil
 	}

@@ -19,7 +19,7 @@ func TestContractSQLite(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { db.Close() })
-		s := dialogsql.New(db.DB(), nil)
+		s := dialogsql.New(db.DB(), nil).ReadFrom(db.ReadDB())
 		if err := s.Migrate(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -41,7 +41,7 @@ func TestTwoHandlesCompareAndSet(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { db.Close() })
-		s := dialogsql.New(db.DB(), nil)
+		s := dialogsql.New(db.DB(), nil).ReadFrom(db.ReadDB())
 		if err := s.Migrate(ctx); err != nil {
 			t.Fatal(err)
 		}

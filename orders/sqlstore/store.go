@@ -205,6 +205,11 @@ func (s *Store) DB() *sqlx.DB { return s.db }
 // Dialect returns DialectSQLite or DialectPostgres, for SQL that differs.
 func (s *Store) Dialect() string { return s.dialect }
 
+// ReadDB returns the handle for reads: on SQLite a pool of read-only
+// connections that run beside the one writer; on PostgreSQL the same pool
+// as DB.
+func (s *Store) ReadDB() *sqlx.DB { return s.rdb }
+
 // Close closes the database handles.
 func (s *Store) Close() error {
 	if m := s.stmts.Load(); m != nil {
