@@ -1,0 +1,110 @@
+package telegram
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"time"
+
+	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
+
+	"orderbot/bot"
+)
+
+// SecretHeader carries the webhook's secret token on Telegram's requests.
+const SecretHeader = "X-Telegram-Bot-Api-Secret-Token"
+
+// maxWebhookBody bounds one posted update; real ones are a few KiB.
+const maxWebhookBody = 1 << 20
+
+// WebhookHandler receives the updates Telegram posts to the webhook. It
+// answers:
+//
+//   - 405 to anything but POST;
+//   - 401 when the secret token header is missing or wrong (compared in
+//     constant time), having processed nothing; also to every request when
+//     no secret is configured;
+//   - 413 for a body over 1 MiB, 400 for one that is not an update;
+//   - 200 as soon as the update is handed to the hub, without waiting for
+//     it to be handled; also for a duplicate (a retry of an update already
+//     taken) and for updates the bot ignores;
+//   - 503 with Retry-After when the hub has no room or is shutting down.
+//     Telegram retries a failed delivery later, and the hub checks room
+//     before remembering an id, so the retry is taken: nothing is lost and
+//     the sender is slowed down instead of the process filling up.
+func (b *Bot) WebhookHandler() http.Handler {
+	want := sha256.Sum256([]byte(b.cfg.WebhookSecret))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", http.MethodPost)
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		// Hashing first makes the comparison independent of the length of
+		// what was sent.
+		got := sha256.Sum256([]byte(r.Header.Get(SecretHeader)))
+		if b.cfg.WebhookSecret == "" || subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
+			if now := time.Now().Unix(); b.refused.Swap(now) < now-60 {
+				// At most once a minute: anyone can send these.
+				b.log.Warn("webhook request refused: missing or wrong secret token")
+			}
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+		var raw json.RawMessage
+		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxWebhookBody)).Decode(&raw); err != nil {
+			if _, tooBig := errors.AsType[*http.MaxBytesError](err); tooBig {
+				http.Error(w, "update too large", http.StatusRequestEntityTooLarge)
+				return
+			}
+			http.Error(w, "malformed update", http.StatusBadRequest)
+			return
+		}
+		var u tgbotapi.Update
+		if err := json.Unmarshal(raw, &u); err != nil {
+			var id struct {
+				UpdateID int `json:"update_id"`
+			}
+			if json.Unmarshal(raw, &id) != nil || id.UpdateID <= 0 {
+				http.Error(w, "malformed update", http.StatusBadRequest)
+				return
+			}
+			// Valid JSON the library cannot read (a newer Bot API): refusing
+			// it would only make Telegram send it again.
+			b.log.Warn("update not understood; skipped", "update", id.UpdateID, "err", err)
+			w.WriteHeader(http.StatusOK)
+			return
+		}
+		if u.UpdateID <= 0 {
+			http.Error(w, "update without update_id", http.StatusBadRequest)
+			return
+		}
+		status := b.accept(u)
+		if status == http.StatusServiceUnavailable {
+			w.Header().Set("Retry-After", "1")
+		}
+		w.WriteHeader(status)
+	})
+}
+
+// accept hands one posted update on and returns the HTTP status to answer.
+func (b *Bot) accept(u tgbotapi.Update) int {
+	inc := parseUpdate(u, b.self, b.cfg.Now())
+	if inc.kind != submit {
+		b.handleLocally(inc)
+		return http.StatusOK
+	}
+	err := b.hub.Submit(inc.in, b.deliverTo(inc))
+	switch {
+	case err == nil, errors.Is(err, bot.ErrDuplicate):
+		return http.StatusOK
+	case errors.Is(err, bot.ErrBusy), errors.Is(err, bot.ErrClosed):
+		b.log.Warn("webhook update refused for now; Telegram will retry", "conv", inc.in.Key.String(), "err", err)
+		return http.StatusServiceUnavailable
+	default:
+		b.log.Error("webhook update not submitted", "conv", inc.in.Key.String(), "err", err)
+		return http.StatusInternalServerError
+	}
+}
