@@ -12,7 +12,6 @@ import (
 
 	"orderbot/bot"
 	"orderbot/bot/console"
-	"orderbot/dialog"
 	"orderbot/orders"
 )
 
@@ -46,17 +45,7 @@ func runChat(ctx context.Context, cfg *Config, logger *slog.Logger, args []strin
 		return err
 	}
 
-	engine := dialog.New(a.svc, a.sessions, dialog.Config{
-		FAQ:         faq,
-		DefaultLang: cfg.Dialog.DefaultLang,
-		PhoneRegion: cfg.Dialog.PhoneRegion,
-		PageSize:    cfg.Dialog.PageSize,
-		CatalogTTL:  cfg.Dialog.CatalogTTL,
-		IdleReset:   cfg.Dialog.IdleReset,
-		CartTTL:     cfg.Dialog.CartTTL,
-		MaxInput:    cfg.Dialog.MaxInput,
-		Logger:      logger,
-	})
+	engine := newEngine(cfg, a, faq, logger)
 	hub := bot.NewHub(engine, bot.HubConfig{
 		Workers:    cfg.Hub.Workers,
 		QueueLimit: cfg.Hub.QueueLimit,

@@ -51,6 +51,15 @@ type Config struct {
 		Level  string `yaml:"level"`
 		Format string `yaml:"format"`
 	} `yaml:"log"`
+	HTTP struct {
+		Addr string `yaml:"addr"`
+	} `yaml:"http"`
+	Telegram struct {
+		PollTimeout     time.Duration `yaml:"poll_timeout"`
+		RequestTimeout  time.Duration `yaml:"request_timeout"`
+		PerChatInterval time.Duration `yaml:"per_chat_interval"`
+		GlobalRate      int           `yaml:"global_rate"`
+	} `yaml:"telegram"`
 
 	logLevelSet bool // the level was chosen by the operator, not defaulted
 }
@@ -129,6 +138,12 @@ func (c *Config) validate() error {
 	case "debug", "info", "warn", "error":
 	default:
 		problems = append(problems, fmt.Sprintf("log.level %q: use debug, info, warn or error", c.Log.Level))
+	}
+	if c.HTTP.Addr == "" {
+		problems = append(problems, "http.addr is empty")
+	}
+	if t := c.Telegram; t.PollTimeout < time.Second || t.PollTimeout > 10*time.Minute || t.RequestTimeout <= 0 || t.PerChatInterval < 0 || t.GlobalRate < 1 {
+		problems = append(problems, "telegram: poll_timeout must be 1s to 10m, request_timeout positive, global_rate 1 or more")
 	}
 	if c.Log.Format != "text" && c.Log.Format != "json" {
 		problems = append(problems, fmt.Sprintf("log.format %q: use text or json", c.Log.Format))

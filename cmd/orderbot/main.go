@@ -27,6 +27,7 @@ Usage:
 
 Commands:
   chat [--jsonl] [--user ID] [--lang en|zh]   talk to the shop in this terminal
+  serve                                       run the channels (Telegram) and /healthz, /readyz
   migrate                                     create or upgrade the database schema
   catalog import FILE                         import a YAML catalog and report what changed
   catalog list                                list categories, products, variants, prices, stock
@@ -35,7 +36,9 @@ Commands:
   orders advance NUMBER STATUS [--note TEXT] [--tracking CODE]
                                               move an order along its lifecycle; the customer is told
 Environment:
-  ORDERBOT_CONFIG, ORDERBOT_DATABASE_URL, ORDERBOT_LOG_LEVEL (see configs/orderbot.yaml)
+  ORDERBOT_CONFIG, ORDERBOT_DATABASE_URL, ORDERBOT_HTTP_ADDR, ORDERBOT_LOG_LEVEL,
+  TELEGRAM_BOT_TOKEN, TELEGRAM_WEBHOOK_URL, TELEGRAM_WEBHOOK_SECRET, TELEGRAM_API_ENDPOINT
+  (see configs/orderbot.yaml)
 `
 
 // errUsage marks a command line that does not parse; run prints the usage.
@@ -64,6 +67,8 @@ func run(ctx context.Context, args []string, env func(string) string, stdin io.R
 	switch cmd {
 	case "chat":
 		err = runChat(ctx, cfg, logger, rest, stdin, stdout)
+	case "serve":
+		err = runServe(ctx, cfg, logger, rest, env, stdout)
 	case "migrate":
 		err = runMigrate(ctx, cfg, logger, rest, stdout)
 	case "catalog":

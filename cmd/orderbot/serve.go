@@ -1,0 +1,223 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+
+	"orderbot/bot"
+	"orderbot/bot/telegram"
+	"orderbot/dialog"
+	dialogsql "orderbot/dialog/sqlstore"
+)
+
+// runServe is `orderbot serve`: the HTTP listener (health, readiness,
+// webhooks) and every channel whose credentials are in the environment.
+// On SIGINT or SIGTERM it stops taking work, finishes the messages in
+// flight and returns.
+func runServe(ctx context.Context, cfg *Config, logger *slog.Logger, args []string, env func(string) string, stdout io.Writer) error {
+	if _, err := parseArgs(flag.NewFlagSet("serve", flag.ContinueOnError), args, 0); err != nil {
+		return err
+	}
+	addr := cfg.HTTP.Addr
+	if v := env("ORDERBOT_HTTP_ADDR"); v != "" {
+		addr = v
+	}
+	faq, err := loadFAQ(cfg)
+	if err != nil {
+		return err
+	}
+	a, err := openApp(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	if err := a.seedCatalog(ctx, cfg, logger); err != nil {
+		return err
+	}
+	engine := newEngine(cfg, a, faq, logger)
+	hub := bot.NewHub(engine, bot.HubConfig{
+		Workers:    cfg.Hub.Workers,
+		QueueLimit: cfg.Hub.QueueLimit,
+		Timeout:    cfg.Hub.Timeout,
+		Dedupe:     dialogsql.NewDeduper(a.store.DB(), 24*time.Hour, nil),
+		Logger:     logger,
+	})
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		io.WriteString(w, "ok\n")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		pctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := a.store.DB().PingContext(pctx); err != nil {
+			logger.Warn("not ready", "err", err)
+			http.Error(w, "database unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		io.WriteString(w, "ready\n")
+	})
+
+	senders := map[string]bot.Sender{}
+	var tg *telegram.Bot
+	if token := env("TELEGRAM_BOT_TOKEN"); token != "" {
+		tcfg := telegram.Config{
+			Token:           token,
+			APIEndpoint:     env("TELEGRAM_API_ENDPOINT"),
+			WebhookURL:      env("TELEGRAM_WEBHOOK_URL"),
+			WebhookSecret:   env("TELEGRAM_WEBHOOK_SECRET"),
+			PollTimeout:     cfg.Telegram.PollTimeout,
+			RequestTimeout:  cfg.Telegram.RequestTimeout,
+			PerChatInterval: cfg.Telegram.PerChatInterval,
+			GlobalRate:      cfg.Telegram.GlobalRate,
+			Logger:          logger,
+		}
+		if tcfg.WebhookURL != "" {
+			u, err := url.Parse(tcfg.WebhookURL)
+			if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+				return fmt.Errorf("%w: TELEGRAM_WEBHOOK_URL must be an http(s) URL", errUsage)
+			}
+			if tcfg.WebhookSecret == "" {
+				tcfg.WebhookSecret = randomSecret()
+				logger.Info("telegram webhook secret generated", "secret", "set")
+			}
+		}
+		if tg, err = telegram.New(ctx, tcfg, hub); err != nil {
+			return fmt.Errorf("telegram: %w", err)
+		}
+		senders[telegram.Channel] = tg
+		if tcfg.WebhookURL != "" {
+			u, _ := url.Parse(tcfg.WebhookURL)
+			path := u.Path
+			if path == "" {
+				path = "/"
+			}
+			mux.Handle(path, tg.WebhookHandler())
+		}
+	}
+	if len(senders) == 0 {
+		logger.Warn("no channel configured: set TELEGRAM_BOT_TOKEN to serve Telegram")
+	}
+
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      15 * time.Second,
+		IdleTimeout:       time.Minute,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	fmt.Fprintf(stdout, "orderbot serving on http://%s\n", ln.Addr())
+	logger.Info("serving", "addr", ln.Addr().String())
+
+	// Everything below runs until ctx is done; work is the context of the
+	// channels' receive loops and of the notifier.
+	work, stopWork := context.WithCancel(context.Background())
+	defer stopWork()
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errs <- fmt.Errorf("http: %w", err)
+		}
+	}()
+	// The receive loop has its own context: it stops first at shutdown, and
+	// confirms what it took, while replies still go out.
+	recv, stopRecv := context.WithCancel(context.Background())
+	defer stopRecv()
+	recvDone := make(chan struct{})
+	if tg != nil {
+		if err := tg.Start(work); err != nil {
+			srv.Close()
+			wg.Wait()
+			return fmt.Errorf("telegram: %w", err)
+		}
+		go func() {
+			defer close(recvDone)
+			if err := tg.Run(recv); err != nil && !errors.Is(err, context.Canceled) {
+				errs <- fmt.Errorf("telegram: %w", err)
+			}
+		}()
+	} else {
+		close(recvDone)
+	}
+	if len(senders) > 0 {
+		notifier := bot.NewNotifier(a.store, engine, senders, bot.NotifierConfig{
+			Interval:   cfg.Notifier.Interval,
+			Batch:      cfg.Notifier.Batch,
+			MinBackoff: cfg.Notifier.MinBackoff,
+			MaxBackoff: cfg.Notifier.MaxBackoff,
+			Logger:     logger,
+		})
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := notifier.Run(work); err != nil && !errors.Is(err, context.Canceled) {
+				errs <- fmt.Errorf("notifier: %w", err)
+			}
+		}()
+	}
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+		logger.Info("shutting down")
+	case runErr = <-errs:
+		logger.Error("stopping", "err", runErr)
+	}
+	// Stop taking work (webhooks, polling), finish what was taken, then stop
+	// pushing notifications.
+	shutdown, cancel := context.WithTimeout(context.Background(), cfg.Hub.Timeout+5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdown); err != nil {
+		logger.Warn("http shutdown", "err", err)
+	}
+	stopRecv()
+	<-recvDone
+	if err := hub.Close(shutdown); err != nil {
+		logger.Warn("messages abandoned at shutdown", "err", err)
+	}
+	stopWork()
+	wg.Wait()
+	return runErr
+}
+
+// newEngine builds the conversation engine from the configuration.
+func newEngine(cfg *Config, a *app, faq []dialog.FAQEntry, logger *slog.Logger) *dialog.Engine {
+	return dialog.New(a.svc, a.sessions, dialog.Config{
+		FAQ:         faq,
+		DefaultLang: cfg.Dialog.DefaultLang,
+		PhoneRegion: cfg.Dialog.PhoneRegion,
+		PageSize:    cfg.Dialog.PageSize,
+		CatalogTTL:  cfg.Dialog.CatalogTTL,
+		IdleReset:   cfg.Dialog.IdleReset,
+		CartTTL:     cfg.Dialog.CartTTL,
+		MaxInput:    cfg.Dialog.MaxInput,
+		Logger:      logger,
+	})
+}
+
+func randomSecret() string {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand does not fail on supported platforms
+	}
+	return hex.EncodeToString(b)
+}
