@@ -8,3 +8,4 @@ BENCHTIME=${BENCHTIME:-2s}
 go test ./dialog -run '^$' -bench 'EngineStep' -benchtime "$BENCHTIME" -count "$COUNT"
 go test ./orders/sqlstore -run '^$' -bench 'PlaceOrder' -benchtime "$BENCHTIME" -count "$COUNT"
 go test ./bot -run '^$' -bench 'Hub' -benchtime "$BENCHTIME" -count "$COUNT"
+go test ./cmd/orderbot -run '^$' -bench ServeWebhook -benchtime 5000x -count "$COUNT"
