@@ -32,35 +32,15 @@ func runChat(ctx context.Context, cfg *Config, logger *slog.Logger, args []strin
 	if *user == "" || len(*user) > 64 {
 		return fmt.Errorf("%w: --user takes an id of 1 to 64 characters", errUsage)
 	}
-	faq, err := loadFAQ(cfg)
-	if err != nil {
-		return err
-	}
-	a, err := openApp(ctx, cfg)
+	// A terminal's lines carry no ids: nothing to deduplicate.
+	a, engine, hub, err := openConversations(ctx, cfg, logger, nil)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	if err := a.seedCatalog(ctx, cfg, logger); err != nil {
-		return err
-	}
-
-	engine := newEngine(cfg, a, faq, logger)
-	hub := bot.NewHub(engine, bot.HubConfig{
-		Workers:    cfg.Hub.Workers,
-		QueueLimit: cfg.Hub.QueueLimit,
-		Timeout:    cfg.Hub.Timeout,
-		Logger:     logger,
-	})
 	chat := console.New(hub, stdout, console.Options{JSONL: *jsonl, User: *user, Lang: *lang})
-	notifier := bot.NewNotifier(a.store, engine, map[string]bot.Sender{console.Channel: chat}, bot.NotifierConfig{
-		Filter:     orders.NotificationFilter{Channels: []string{console.Channel}, Chat: chat.Key().Chat},
-		Interval:   cfg.Notifier.Interval,
-		Batch:      cfg.Notifier.Batch,
-		MinBackoff: cfg.Notifier.MinBackoff,
-		MaxBackoff: cfg.Notifier.MaxBackoff,
-		Logger:     logger,
-	})
+	notifier := bot.NewNotifier(a.store, engine, map[string]bot.Sender{console.Channel: chat},
+		notifierConfig(cfg, logger, orders.NotificationFilter{Channels: []string{console.Channel}, Chat: chat.Key().Chat}))
 
 	nctx, stopNotifier := context.WithCancel(context.Background())
 	var wg sync.WaitGroup

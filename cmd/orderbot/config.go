@@ -101,6 +101,9 @@ func loadConfig(path string, env func(string) string) (*Config, error) {
 	if v := env("ORDERBOT_DATABASE_URL"); v != "" {
 		c.Database.URL = v
 	}
+	if v := env("ORDERBOT_HTTP_ADDR"); v != "" {
+		c.HTTP.Addr = v
+	}
 	if v := env("ORDERBOT_LOG_LEVEL"); v != "" {
 		c.Log.Level, c.logLevelSet = v, true
 	}

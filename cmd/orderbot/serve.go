@@ -19,6 +19,7 @@ import (
 	"orderbot/bot/telegram"
 	"orderbot/dialog"
 	dialogsql "orderbot/dialog/sqlstore"
+	"orderbot/orders"
 )
 
 // runServe is `orderbot serve`: the HTTP listener (health, readiness,
@@ -29,30 +30,15 @@ func runServe(ctx context.Context, cfg *Config, logger *slog.Logger, args []stri
 	if _, err := parseArgs(flag.NewFlagSet("serve", flag.ContinueOnError), args, 0); err != nil {
 		return err
 	}
-	addr := cfg.HTTP.Addr
-	if v := env("ORDERBOT_HTTP_ADDR"); v != "" {
-		addr = v
-	}
-	faq, err := loadFAQ(cfg)
-	if err != nil {
-		return err
-	}
-	a, err := openApp(ctx, cfg)
+	// Channels deliver updates again after a restart: remember their ids
+	// in the database.
+	a, engine, hub, err := openConversations(ctx, cfg, logger, func(a *app) bot.Deduper {
+		return dialogsql.NewDeduper(a.store.DB(), 24*time.Hour, nil)
+	})
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	if err := a.seedCatalog(ctx, cfg, logger); err != nil {
-		return err
-	}
-	engine := newEngine(cfg, a, faq, logger)
-	hub := bot.NewHub(engine, bot.HubConfig{
-		Workers:    cfg.Hub.Workers,
-		QueueLimit: cfg.Hub.QueueLimit,
-		Timeout:    cfg.Hub.Timeout,
-		Dedupe:     dialogsql.NewDeduper(a.store.DB(), 24*time.Hour, nil),
-		Logger:     logger,
-	})
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -110,9 +96,9 @@ func runServe(ctx context.Context, cfg *Config, logger *slog.Logger, args []stri
 		logger.Warn("no channel configured: set TELEGRAM_BOT_TOKEN to serve Telegram")
 	}
 
-	ln, err := net.Listen("tcp", addr)
+	ln, err := net.Listen("tcp", cfg.HTTP.Addr)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", addr, err)
+		return fmt.Errorf("listen on %s: %w", cfg.HTTP.Addr, err)
 	}
 	srv := &http.Server{
 		Handler:           mux,
@@ -159,13 +145,7 @@ func runServe(ctx context.Context, cfg *Config, logger *slog.Logger, args []stri
 		close(recvDone)
 	}
 	if len(senders) > 0 {
-		notifier := bot.NewNotifier(a.store, engine, senders, bot.NotifierConfig{
-			Interval:   cfg.Notifier.Interval,
-			Batch:      cfg.Notifier.Batch,
-			MinBackoff: cfg.Notifier.MinBackoff,
-			MaxBackoff: cfg.Notifier.MaxBackoff,
-			Logger:     logger,
-		})
+		notifier := bot.NewNotifier(a.store, engine, senders, notifierConfig(cfg, logger, orders.NotificationFilter{}))
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -197,6 +177,42 @@ func runServe(ctx context.Context, cfg *Config, logger *slog.Logger, args []stri
 	stopWork()
 	wg.Wait()
 	return runErr
+}
+
+// openConversations opens the database, seeds an empty catalog, and builds
+// the engine and the hub on them; dedupe, when not nil, gives the hub's
+// deduplicator. The caller closes the app.
+func openConversations(ctx context.Context, cfg *Config, logger *slog.Logger, dedupe func(*app) bot.Deduper) (*app, *dialog.Engine, *bot.Hub, error) {
+	faq, err := loadFAQ(cfg)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	a, err := openApp(ctx, cfg)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if err := a.seedCatalog(ctx, cfg, logger); err != nil {
+		a.Close()
+		return nil, nil, nil, err
+	}
+	engine := newEngine(cfg, a, faq, logger)
+	hcfg := bot.HubConfig{Workers: cfg.Hub.Workers, QueueLimit: cfg.Hub.QueueLimit, Timeout: cfg.Hub.Timeout, Logger: logger}
+	if dedupe != nil {
+		hcfg.Dedupe = dedupe(a)
+	}
+	return a, engine, bot.NewHub(engine, hcfg), nil
+}
+
+// notifierConfig is the notifier's configuration for the notifications f selects.
+func notifierConfig(cfg *Config, logger *slog.Logger, f orders.NotificationFilter) bot.NotifierConfig {
+	return bot.NotifierConfig{
+		Filter:     f,
+		Interval:   cfg.Notifier.Interval,
+		Batch:      cfg.Notifier.Batch,
+		MinBackoff: cfg.Notifier.MinBackoff,
+		MaxBackoff: cfg.Notifier.MaxBackoff,
+		Logger:     logger,
+	}
 }
 
 // newEngine builds the conversation engine from the configuration.
