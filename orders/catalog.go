@@ -74,8 +74,19 @@ type Variant struct {
 	ProductSKU string `json:"product"`
 	Name       Text   `json:"name"`
 	Price      Money  `json:"price"`
+	Stars      int64  `json:"stars,omitempty"` // price in Telegram Stars, digital products only; 0: not sold for Stars
 	Stock      int    `json:"stock"`
 	Position   int    `json:"position"`
+}
+
+// CurrencyStars is the currency code of Telegram Stars, which have no minor
+// unit: an amount in it is a number of whole stars.
+const CurrencyStars = "XTR"
+
+// StarsPrice returns the variant's price in Telegram Stars, and false when
+// the variant is not sold for Stars.
+func (v Variant) StarsPrice() (Money, bool) {
+	return Money{Amount: v.Stars, Currency: CurrencyStars}, v.Stars > 0
 }
 
 // Catalog is a snapshot of categories and products, ordered by position.

@@ -27,6 +27,7 @@ const (
 	MaxCatalogNameLen = 200
 	MaxDescLen        = 4000
 	MaxImageLen       = 1000
+	MaxStars          = 100_000 // the highest Stars price of one unit
 )
 
 // issue is one thing wrong with a catalog, with where it is: indexes into
@@ -43,8 +44,9 @@ func (is *issue) err() *Error { return Errorf(EINVALID, "%s", is.msg) }
 // Validate checks that a catalog is complete and consistent: unique category
 // ids and SKUs (variant SKUs unique across the whole catalog), well-formed
 // SKUs, existing categories, English names, known kinds, at least one variant
-// per product, positive prices in one currency, stock and rating in range. It
-// returns an *Error with code EINVALID naming the offending id or SKU.
+// per product, positive prices in one currency, Stars prices in range and on
+// digital products only, stock and rating in range. It returns an *Error
+// with code EINVALID naming the offending id or SKU.
 func (c *Catalog) Validate() error {
 	if is := c.check(); is != nil {
 		return is.err()
@@ -159,6 +161,12 @@ func (c *Catalog) check() *issue {
 			}
 			if v.Price.Amount <= 0 {
 				return varIssue(i, j, "price", "variant %s: price must be more than zero", v.SKU)
+			}
+			if v.Stars < 0 || v.Stars > MaxStars {
+				return varIssue(i, j, "stars", "variant %s: stars must be between 1 and %d, or 0 when not sold for Stars", v.SKU, MaxStars)
+			}
+			if v.Stars > 0 && p.Kind != KindDigital {
+				return varIssue(i, j, "stars", "variant %s: only digital products can be sold for Telegram Stars, and product %s is %s", v.SKU, p.SKU, p.Kind)
 			}
 			if v.Stock < 0 || v.Stock > MaxStock {
 				return varIssue(i, j, "stock", "variant %s: stock must be between 0 and %d", v.SKU, MaxStock)
@@ -318,6 +326,16 @@ const MaxCatalogBytes = 8 << 20
 //	        name: {en: Black, zh: 黑色}
 //	        price: "3.50"      # in currency, never more decimals than it has
 //	        stock: 200
+//	  - sku: gift-card
+//	    category: office
+//	    kind: digital
+//	    name: {en: Gift card, zh: 礼品卡}
+//	    variants:
+//	      - sku: gift-card-50
+//	        name: {en: ¥50, zh: 50 元}
+//	        price: "50.00"
+//	        stars: 350         # digital products only: also sold for 350 Telegram Stars
+//	        stock: 1000
 //
 // Unknown fields, wrong types, anchors and aliases are errors. Products and
 // variants are numbered by their order in the file and are active. The result
@@ -777,7 +795,7 @@ func (p *catalogParser) product(n *yaml.Node, currency string) (Product, error) 
 }
 
 func (p *catalogParser) variant(n *yaml.Node, what, currency string) (Variant, error) {
-	fields, _, err := p.mapping(n, "a variant of "+what, []string{"sku", "name", "price", "stock"})
+	fields, _, err := p.mapping(n, "a variant of "+what, []string{"sku", "name", "price", "stars", "stock"})
 	if err != nil {
 		return Variant{}, err
 	}
@@ -813,6 +831,27 @@ func (p *catalogParser) variant(n *yaml.Node, what, currency string) (Variant, e
 		return Variant{}, p.errAt(pn.Line, "%s: price must be more than zero", what)
 	}
 	v.Price = Money{Amount: amount, Currency: currency}
+	if f, ok := fields["stars"]; ok {
+		// Whether the product may be sold for Stars at all is Validate's
+		// to say: it knows the product's kind.
+		s, err := p.scalar(f.val, what+": stars")
+		if err != nil {
+			return Variant{}, err
+		}
+		stars, msg := parseDecimal(s, 0)
+		switch {
+		case msg != "":
+			msg += " (write a whole number of Telegram Stars)"
+		case stars == 0:
+			msg = "must be more than zero; leave stars out when the variant is not sold for Stars"
+		case stars > MaxStars:
+			msg = fmt.Sprintf("is more than %d", MaxStars)
+		}
+		if msg != "" {
+			return Variant{}, p.errAt(f.val.Line, "%s: stars %q %s", what, s, msg)
+		}
+		v.Stars = stars
+	}
 	stn := fields["stock"].val
 	ss, err := p.scalar(stn, what+": stock")
 	if err != nil {
@@ -953,8 +992,12 @@ func WriteCatalog(w io.Writer, c *Catalog) error {
 		for _, v := range p.Variants {
 			price := str(formatDecimal(v.Price.Amount, digits))
 			price.Style = yaml.DoubleQuotedStyle
-			vs.Content = append(vs.Content, mapping("sku", str(v.SKU), "name", text(v.Name),
-				"price", price, "stock", num("!!int", strconv.Itoa(v.Stock))))
+			vn := mapping("sku", str(v.SKU), "name", text(v.Name), "price", price)
+			if v.Stars > 0 {
+				vn.Content = append(vn.Content, str("stars"), num("!!int", strconv.FormatInt(v.Stars, 10)))
+			}
+			vn.Content = append(vn.Content, str("stock"), num("!!int", strconv.Itoa(v.Stock)))
+			vs.Content = append(vs.Content, vn)
 		}
 		n.Content = append(n.Content, str("variants"), vs)
 		prods.Content = append(prods.Content, n)

@@ -48,6 +48,20 @@ const secondProduct = `  - sku: cup
         stock: 1
 `
 
+// starsProduct is secondProduct, a digital product, sold for 50 Telegram
+// Stars as well; after baseCatalog its stars are on line 30.
+const starsProduct = `  - sku: cup
+    category: office
+    kind: digital
+    name: {en: Cup}
+    variants:
+      - sku: cup-1
+        name: {en: One}
+        price: "1.00"
+        stars: 50
+        stock: 1
+`
+
 func mustParse(t *testing.T, src string) *Catalog {
 	t.Helper()
 	c, err := ParseCatalog(strings.NewReader(src))
@@ -90,6 +104,24 @@ func TestParseCatalogBase(t *testing.T) {
 	}
 }
 
+func TestParseCatalogStars(t *testing.T) {
+	c := mustParse(t, baseCatalog+starsProduct)
+	v, _, ok := c.Variant("cup-1")
+	if !ok || v.Stars != 50 {
+		t.Fatalf("cup-1 = %+v, %v; want 50 stars", v, ok)
+	}
+	if m, ok := v.StarsPrice(); !ok || m != (Money{50, "XTR"}) {
+		t.Errorf("cup-1 StarsPrice = %v, %v; want XTR 50, true", m, ok)
+	}
+	if v.Price != (Money{100, "CNY"}) {
+		t.Errorf("cup-1 price = %v, want ¥1.00 as before", v.Price)
+	}
+	pen, _, _ := c.Variant("pen-blk")
+	if m, ok := pen.StarsPrice(); ok || m.Currency != CurrencyStars {
+		t.Errorf("pen-blk StarsPrice = %v, %v; want not sold for Stars", m, ok)
+	}
+}
+
 var lineRE = regexp.MustCompile(`line (\d+): `)
 
 func TestParseCatalogErrors(t *testing.T) {
@@ -98,6 +130,9 @@ func TestParseCatalogErrors(t *testing.T) {
 			panic("baseCatalog has no " + old)
 		}
 		return strings.Replace(baseCatalog, old, new, 1)
+	}
+	stars := func(value string) string {
+		return baseCatalog + strings.Replace(starsProduct, "stars: 50", "stars: "+value, 1)
 	}
 	tests := []struct {
 		name string
@@ -113,7 +148,7 @@ func TestParseCatalogErrors(t *testing.T) {
 		{"root is a list", "- a\n- b\n", 1, "the catalog must be a mapping"},
 		{"unknown root field", "shop: x\n" + baseCatalog, 1, `unknown field "shop" in the catalog`},
 		{"unknown product field", replace("    rating: 4.5", "    colour: red"), 9, `unknown field "colour" in a product`},
-		{"unknown variant field", replace("        stock: 10", "        stok: 10"), 17, `unknown field "stok" in a variant of product pen (known: sku, name, price, stock)`},
+		{"unknown variant field", replace("        stock: 10", "        stok: 10"), 17, `unknown field "stok" in a variant of product pen (known: sku, name, price, stars, stock)`},
 		{"unknown spec field", replace("        value: {en: 0.5 mm}", "        val: {en: 0.5 mm}"), 12, `unknown field "val"`},
 		{"duplicate key", replace(`        price: "2.50"`, "        price: \"2.50\"\n        price: \"2.60\""), 17, `"price" appears twice in a variant of product pen (first on line 16)`},
 		{"alias", replace("{en: Black}", "&black {en: Black}"), 15, "anchors and aliases are not supported"},
@@ -167,6 +202,15 @@ func TestParseCatalogErrors(t *testing.T) {
 		{"spec without value", replace("        value: {en: 0.5 mm}\n", ""), 11, `product pen: spec 1 has no "value"`},
 		{"spec value without English", replace("value: {en: 0.5 mm}", "value: {zh: 0.5 毫米}"), 12, `product pen: spec 1: value has no English`},
 		{"custom tag", replace("{en: Pen, zh: 笔}", "{en: !!binary UGVu, zh: 笔}"), 8, "unsupported YAML tag !!binary"},
+		{"stars on goods", replace("        price: \"2.50\"\n", "        price: \"2.50\"\n        stars: 50\n"), 17, "variant pen-blk: only digital products can be sold for Telegram Stars, and product pen is goods"},
+		{"stars on a service", baseCatalog + strings.Replace(starsProduct, "kind: digital", "kind: service", 1), 30, "only digital products can be sold for Telegram Stars, and product cup is service"},
+		{"stars fraction", stars("2.5"), 30, `variant cup-1: stars "2.5" must be a whole number (write a whole number of Telegram Stars)`},
+		{"stars word", stars("fifty"), 30, `stars "fifty" is not a valid amount`},
+		{"stars zero", stars("0"), 30, `stars "0" must be more than zero; leave stars out`},
+		{"stars negative", stars("-5"), 30, `stars "-5" must not be negative`},
+		{"stars too large", stars("100001"), 30, `stars "100001" is more than 100000`},
+		{"stars empty", stars(""), 30, `stars "" is empty`},
+		{"stars list", stars("[50]"), 30, "variant cup-1: stars must be a single value, not a list"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -312,6 +356,11 @@ func TestValidate(t *testing.T) {
 		{"absolute image path", func(c *Catalog) { c.Products[0].Image = "/etc/pen.jpg" }, "must be an http(s) URL or a relative path"},
 		{"image with space", func(c *Catalog) { c.Products[0].Image = "my pen.jpg" }, "contains spaces"},
 		{"image javascript", func(c *Catalog) { c.Products[0].Image = "javascript:alert(1)" }, "must be an http(s) URL or a relative path"},
+		{"stars on a digital product", func(c *Catalog) { c.Products[1].Variants[0].Stars = 50 }, ""},
+		{"most stars", func(c *Catalog) { c.Products[1].Variants[0].Stars = MaxStars }, ""},
+		{"stars on goods", func(c *Catalog) { c.Products[0].Variants[0].Stars = 50 }, "variant pen-blk: only digital products can be sold for Telegram Stars, and product pen is goods"},
+		{"negative stars", func(c *Catalog) { c.Products[1].Variants[0].Stars = -1 }, "variant cup-1: stars must be between 1 and 100000, or 0"},
+		{"too many stars", func(c *Catalog) { c.Products[1].Variants[0].Stars = MaxStars + 1 }, "variant cup-1: stars must be between 1 and 100000, or 0"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -397,6 +446,9 @@ func TestDemoCatalog(t *testing.T) {
 	if p, ok := c.Product("pen-gel"); !ok || p.Rating != 46 {
 		t.Errorf("pen-gel rating = %d, want 46", p.Rating)
 	}
+	if v, _, _ := c.Variant("gift-card-50"); v.Stars != 350 {
+		t.Errorf("gift-card-50 stars = %d, want 350: the demo shows a Stars price", v.Stars)
+	}
 }
 
 func TestWriteCatalogRoundTrip(t *testing.T) {
@@ -404,7 +456,7 @@ func TestWriteCatalogRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, src := range map[string]string{"demo": string(src), "base": baseCatalog + secondProduct} {
+	for name, src := range map[string]string{"demo": string(src), "base": baseCatalog + secondProduct, "stars": baseCatalog + starsProduct} {
 		t.Run(name, func(t *testing.T) {
 			c := mustParse(t, src)
 			var buf bytes.Buffer
@@ -444,6 +496,7 @@ func FuzzParseCatalog(f *testing.F) {
 	f.Add(string(demo))
 	f.Add(baseCatalog)
 	f.Add(baseCatalog + secondProduct)
+	f.Add(baseCatalog + starsProduct)
 	f.Add(strings.Replace(baseCatalog, `"2.50"`, `"12,5"`, 1))
 	f.Add(strings.Replace(baseCatalog, "{en: Black}", "&a {en: Black}", 1))
 	f.Add("a: &a [*a, *a]\n")

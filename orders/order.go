@@ -76,11 +76,12 @@ type Payment string
 const (
 	PayOnDelivery Payment = "cod"      // cash or a scanned code to the courier
 	PayTelegram   Payment = "telegram" // a card, through Telegram Payments' provider
+	PayStars      Payment = "stars"    // Telegram Stars, for digital products with a Stars price; priced in CurrencyStars
 )
 
 // Upfront reports whether an order paid this way waits for its payment
-// before it ships.
-func (p Payment) Upfront() bool { return p == PayTelegram }
+// before it ships or is delivered.
+func (p Payment) Upfront() bool { return p == PayTelegram || p == PayStars }
 
 // ActorPayment is the actor of the change a received payment makes, and
 // ActorSystem of changes nobody made by hand (an unpaid order expiring).
@@ -109,7 +110,7 @@ type Customer struct {
 type DraftLine struct {
 	VariantSKU string `json:"variant"`
 	Quantity   int    `json:"quantity"`
-	UnitPrice  Money  `json:"unit_price"` // the price the customer was shown
+	UnitPrice  Money  `json:"unit_price"` // the price the customer was shown; in CurrencyStars when paid with PayStars
 }
 
 // Draft is a checkout ready to become an order.
@@ -185,7 +186,7 @@ type ProblemKind string
 
 // Problem kinds.
 const (
-	ProblemUnavailable  ProblemKind = "unavailable"   // product or variant gone or deactivated
+	ProblemUnavailable  ProblemKind = "unavailable"   // product or variant gone or deactivated, or not sold for Stars
 	ProblemOutOfStock   ProblemKind = "out_of_stock"  // nothing left
 	ProblemLowStock     ProblemKind = "low_stock"     // fewer left than asked for
 	ProblemPriceChanged ProblemKind = "price_changed" // the price differs from what was shown

@@ -31,7 +31,8 @@ type Store interface {
 	// d.CheckoutKey; else re-validates d against prices and stock (returning
 	// *ProblemsError and writing nothing when they differ), reserves stock,
 	// inserts the order with number, its lines, its first history entry and an
-	// outbox notification.
+	// outbox notification. A draft paid with PayStars is checked against the
+	// variants' Stars prices, and only digital products are sold for Stars.
 	PlaceOrder(ctx context.Context, d Draft, number string, at time.Time) (Order, error)
 	// Order returns an order with its history, ENOTFOUND if there is none.
 	Order(ctx context.Context, number string) (Order, error)
@@ -266,6 +267,9 @@ func (d Draft) Validate() error {
 		if l.Quantity < 1 || l.Quantity > MaxQuantity {
 			return Errorf(EINVALID, "quantity must be between 1 and %d", MaxQuantity)
 		}
+		if d.Payment == PayStars && l.UnitPrice.Currency != CurrencyStars {
+			return Errorf(EINVALID, "an order paid in Telegram Stars must be priced in Stars")
+		}
 	}
 	if n := utf8.RuneCountInString(d.Address); n > MaxAddressLen {
 		return Errorf(EINVALID, "address is longer than %d characters", MaxAddressLen)
@@ -276,7 +280,7 @@ func (d Draft) Validate() error {
 	if !strings.HasPrefix(d.Phone, "+") || len(d.Phone) < 8 || len(d.Phone) > 16 {
 		return Errorf(EINVALID, "phone number is missing or malformed")
 	}
-	if d.Payment != PayOnDelivery && d.Payment != PayTelegram {
+	if d.Payment != PayOnDelivery && d.Payment != PayTelegram && d.Payment != PayStars {
 		return Errorf(EINVALID, "payment method %q is not available", d.Payment)
 	}
 	return nil

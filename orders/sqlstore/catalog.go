@@ -37,6 +37,7 @@ type variantRow struct {
 	Name       string `db:"name"`
 	Price      int64  `db:"price"`
 	Currency   string `db:"currency"`
+	Stars      int64  `db:"stars"`
 	Stock      int    `db:"stock"`
 	Position   int    `db:"position"`
 	Removed    bool   `db:"removed"`
@@ -45,7 +46,7 @@ type variantRow struct {
 const (
 	categoryColumns = "id, name, position"
 	productColumns  = "sku, category_id, kind, name, description, specs, image, rating, position, active"
-	variantColumns  = "sku, product_sku, name, price, currency, stock, position, removed"
+	variantColumns  = "sku, product_sku, name, price, currency, stars, stock, position, removed"
 )
 
 // prefixed qualifies each of a comma-separated list of columns.
@@ -159,6 +160,7 @@ func (s *Store) Catalog(ctx context.Context) (*orders.Catalog, error) {
 			ProductSKU: r.ProductSKU,
 			Name:       name,
 			Price:      orders.Money{Amount: r.Price, Currency: r.Currency},
+			Stars:      r.Stars,
 			Stock:      r.Stock,
 			Position:   r.Position,
 		})
@@ -306,20 +308,20 @@ func (s *Store) importCatalog(ctx context.Context, tx *txn, c *orders.Catalog, r
 			varInImport[v.SKU] = true
 			r := variantRow{
 				SKU: v.SKU, ProductSKU: p.SKU, Name: encodeText(v.Name),
-				Price: v.Price.Amount, Currency: v.Price.Currency, Stock: v.Stock, Position: v.Position,
+				Price: v.Price.Amount, Currency: v.Price.Currency, Stars: v.Stars, Stock: v.Stock, Position: v.Position,
 			}
 			old, ok := vars[v.SKU]
 			switch {
 			case !ok:
-				if _, err := tx.ExecContext(ctx, tx.Rebind("INSERT INTO variants ("+variantColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?)"),
-					r.SKU, r.ProductSKU, r.Name, r.Price, r.Currency, r.Stock, r.Position, false); err != nil {
+				if _, err := tx.ExecContext(ctx, tx.Rebind("INSERT INTO variants ("+variantColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+					r.SKU, r.ProductSKU, r.Name, r.Price, r.Currency, r.Stars, r.Stock, r.Position, false); err != nil {
 					return err
 				}
 				rep.VariantsAdded++
 			case old != r:
 				if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE variants SET product_sku = ?, name = ?, price = ?, currency = ?,
-					stock = ?, position = ?, removed = ? WHERE sku = ?`),
-					r.ProductSKU, r.Name, r.Price, r.Currency, r.Stock, r.Position, false, r.SKU); err != nil {
+					stars = ?, stock = ?, position = ?, removed = ? WHERE sku = ?`),
+					r.ProductSKU, r.Name, r.Price, r.Currency, r.Stars, r.Stock, r.Position, false, r.SKU); err != nil {
 					return err
 				}
 				if old.Removed {

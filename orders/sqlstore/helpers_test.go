@@ -66,7 +66,8 @@ func text(en string) orders.Text { return orders.Text{"en": en} }
 func cny(amount int64) orders.Money { return orders.Money{Amount: amount, Currency: "CNY"} }
 
 // testCatalog is a small shop: two categories, an inactive product, a
-// variant out of stock and one with little stock. Products and variants are
+// variant out of stock, one with little stock and a digital one also sold
+// for Telegram Stars. Products and variants are
 // in catalog order, so that it equals what Catalog returns once imported.
 func testCatalog() *orders.Catalog {
 	return &orders.Catalog{
@@ -111,7 +112,7 @@ func testCatalog() *orders.Catalog {
 				SKU: "gift", CategoryID: "snacks", Kind: orders.KindDigital, Position: 2, Active: true,
 				Name: text("Gift card"),
 				Variants: []orders.Variant{
-					{SKU: "gift-100", ProductSKU: "gift", Name: text("¥100"), Price: cny(10000), Stock: 1000, Position: 1},
+					{SKU: "gift-100", ProductSKU: "gift", Name: text("¥100"), Price: cny(10000), Stars: 500, Stock: 1000, Position: 1},
 				},
 			},
 		},

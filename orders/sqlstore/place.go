@@ -11,8 +11,8 @@ import (
 )
 
 const (
-	qVariantForSale = `SELECT v.sku, v.name AS variant_name, v.price, v.currency, v.stock, v.removed,
-			p.sku AS product_sku, p.name AS product_name, p.active
+	qVariantForSale = `SELECT v.sku, v.name AS variant_name, v.price, v.currency, v.stars, v.stock, v.removed,
+			p.sku AS product_sku, p.name AS product_name, p.kind, p.active
 		FROM variants v JOIN products p ON p.sku = v.product_sku WHERE v.sku = ?`
 	// ON CONFLICT DO NOTHING covers both unique keys without aborting the
 	// transaction (PostgreSQL would otherwise): no row inserted means the
@@ -38,6 +38,19 @@ const (
 		SELECT CAST(? AS BIGINT), CAST(? AS INTEGER), v.sku, v.product_sku, p.name, v.name, v.price, v.currency, CAST(? AS INTEGER)
 		FROM variants v JOIN products p ON p.sku = v.product_sku
 		WHERE v.sku = ? AND p.active = TRUE`
+	// qReserveStars and qInsertStarsLine are qReserve and qInsertLine for an
+	// order paid in Telegram Stars: a line is reserved only at the Stars
+	// price shown, which a variant without one (stars = 0) never has, and
+	// only if its product is of the kind given (digital); it is recorded at
+	// the Stars price, in XTR.
+	qReserveStars = `UPDATE variants SET stock = stock - ?
+		WHERE sku = ? AND stock >= ? AND stars = ? AND stars > 0 AND removed = FALSE
+			AND EXISTS (SELECT 1 FROM products p WHERE p.sku = variants.product_sku AND p.kind = ?)`
+	qInsertStarsLine = `INSERT INTO order_lines (order_id, line_no, variant_sku, product_sku, product_name, variant_name,
+			unit_price, currency, quantity)
+		SELECT CAST(? AS BIGINT), CAST(? AS INTEGER), v.sku, v.product_sku, p.name, v.name, v.stars, '` + orders.CurrencyStars + `', CAST(? AS INTEGER)
+		FROM variants v JOIN products p ON p.sku = v.product_sku
+		WHERE v.sku = ? AND p.active = TRUE`
 )
 
 // forSaleRow is a variant with what placing an order needs of its product.
@@ -46,21 +59,24 @@ type forSaleRow struct {
 	VariantName string `db:"variant_name"`
 	Price       int64  `db:"price"`
 	Currency    string `db:"currency"`
+	Stars       int64  `db:"stars"`
 	Stock       int    `db:"stock"`
 	Removed     bool   `db:"removed"`
 	ProductSKU  string `db:"product_sku"`
 	ProductName string `db:"product_name"`
+	Kind        string `db:"kind"`
 	Active      bool   `db:"active"`
 }
 
 // initialStatus is the status a new order starts in, which depends on how it
-// is paid: paid on delivery, it can ship at once; methods paid up front or
-// needing approval will start in pending_payment or pending_approval.
+// is paid: paid on delivery, it can ship at once; paid up front (by card or
+// in Stars), it waits for the payment; methods needing approval will start
+// in pending_approval.
 func initialStatus(d orders.Draft) (orders.Status, error) {
 	switch d.Payment {
 	case orders.PayOnDelivery:
 		return orders.StatusPendingShipment, nil
-	case orders.PayTelegram:
+	case orders.PayTelegram, orders.PayStars:
 		return orders.StatusPendingPayment, nil
 	}
 	return "", orders.Errorf(orders.EINVALID, "payment method %q is not available", d.Payment)
@@ -73,6 +89,10 @@ func initialStatus(d orders.Draft) (orders.Status, error) {
 // is short; else the new order with its lines and first history entry, its
 // stock reserved and its notification in the outbox. orders.ErrNumberTaken
 // means number is in use by another order; draw another.
+//
+// Paid in Telegram Stars (orders.PayStars), every line must be shown in XTR
+// and is checked against its variant's Stars price instead; a product that
+// is not digital, or a variant without a Stars price, is unavailable.
 //
 // Placing an order is the hot write path, so it runs few statements, and
 // statements that return no rows where it can (through database/sql and
@@ -93,6 +113,9 @@ func (s *Store) PlaceOrder(ctx context.Context, d orders.Draft, number string, a
 	for _, l := range d.Lines {
 		if l.Quantity < 1 {
 			return orders.Order{}, orders.Errorf(orders.EINVALID, "quantity must be at least 1")
+		}
+		if d.Payment == orders.PayStars && l.UnitPrice.Currency != orders.CurrencyStars {
+			return orders.Order{}, orders.Errorf(orders.EINVALID, "an order paid in Telegram Stars must be priced in Stars")
 		}
 	}
 	if at.IsZero() {
@@ -156,16 +179,25 @@ func (s *Store) placeOrder(ctx context.Context, tx *txn, d orders.Draft, number 
 	// tell the customer why. Any problem rolls the whole transaction back,
 	// reservations and order row included.
 	var problems []orders.Problem
+	stars := d.Payment == orders.PayStars
 	for i, dl := range d.Lines {
-		ok, err := affected(tx.exec(ctx, qReserve, dl.Quantity, dl.VariantSKU, dl.Quantity, dl.UnitPrice.Amount, dl.UnitPrice.Currency))
-		if err == nil && ok {
-			ok, err = affected(tx.exec(ctx, qInsertLine, id, i+1, dl.Quantity, dl.VariantSKU))
+		var ok bool
+		if stars {
+			ok, err = affected(tx.exec(ctx, qReserveStars, dl.Quantity, dl.VariantSKU, dl.Quantity, dl.UnitPrice.Amount, string(orders.KindDigital)))
+			if err == nil && ok {
+				ok, err = affected(tx.exec(ctx, qInsertStarsLine, id, i+1, dl.Quantity, dl.VariantSKU))
+			}
+		} else {
+			ok, err = affected(tx.exec(ctx, qReserve, dl.Quantity, dl.VariantSKU, dl.Quantity, dl.UnitPrice.Amount, dl.UnitPrice.Currency))
+			if err == nil && ok {
+				ok, err = affected(tx.exec(ctx, qInsertLine, id, i+1, dl.Quantity, dl.VariantSKU))
+			}
 		}
 		if err != nil {
 			return orders.Order{}, err
 		}
 		if !ok {
-			ps, err := s.whyNot(ctx, tx, dl)
+			ps, err := s.whyNot(ctx, tx, dl, stars)
 			if err != nil {
 				return orders.Order{}, err
 			}
@@ -241,20 +273,28 @@ func affected(res sql.Result, err error) (bool, error) {
 
 // whyNot says why a draft line could not be reserved: its product is gone or
 // inactive, its price changed, or its stock is short (possibly both of the
-// last two).
-func (s *Store) whyNot(ctx context.Context, tx *txn, dl orders.DraftLine) ([]orders.Problem, error) {
+// last two). With stars, the line was to be paid in Telegram Stars: the price
+// is the Stars price, and a variant not sold for Stars (none, or not a
+// digital product) is unavailable.
+func (s *Store) whyNot(ctx context.Context, tx *txn, dl orders.DraftLine, stars bool) ([]orders.Problem, error) {
 	var v forSaleRow
 	err := tx.get(ctx, &v, qVariantForSale, dl.VariantSKU)
-	if errors.Is(err, sql.ErrNoRows) || (err == nil && (v.Removed || !v.Active)) {
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, err
+	}
+	gone := err != nil || v.Removed || !v.Active
+	current := orders.Money{Amount: v.Price, Currency: v.Currency}
+	if stars {
+		var sold bool
+		current, sold = orders.Variant{Stars: v.Stars}.StarsPrice()
+		gone = gone || !sold || orders.Kind(v.Kind) != orders.KindDigital
+	}
+	if gone {
 		return []orders.Problem{{
 			Kind: orders.ProblemUnavailable, VariantSKU: dl.VariantSKU, Requested: dl.Quantity, Shown: dl.UnitPrice,
 		}}, nil
 	}
-	if err != nil {
-		return nil, err
-	}
 	var problems []orders.Problem
-	current := orders.Money{Amount: v.Price, Currency: v.Currency}
 	if current != dl.UnitPrice {
 		problems = append(problems, orders.Problem{
 			Kind: orders.ProblemPriceChanged, VariantSKU: dl.VariantSKU, Requested: dl.Quantity,

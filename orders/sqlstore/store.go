@@ -227,7 +227,7 @@ func (s *Store) Close() error {
 // hotQueries are prepared once per write connection: they run on every
 // order placed or advanced, and preparing costs about as much as running.
 var hotQueries = []string{
-	qInsertOrder, qInsertOrderReturning, qReserve, qInsertLine,
+	qInsertOrder, qInsertOrderReturning, qReserve, qInsertLine, qReserveStars, qInsertStarsLine,
 	qInsertFirstChange, qInsertChange, qInsertOutbox, qOrderByNumber, qOrderByID, qLinesOfOrder, qHistoryOfOrder,
 	qSetStatus, qReleaseStock,
 }
