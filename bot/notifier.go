@@ -58,6 +58,11 @@ type NotifierConfig struct {
 	Interval time.Duration
 	// Batch is how many notifications one pass claims. Default 50.
 	Batch int
+	// Parallel is how many conversations one pass sends to at once; each
+	// conversation's notifications go one after another, in order. Channels
+	// pace each chat (Telegram: one message a second), so sending to many
+	// chats at once is what reaches a channel's overall rate. Default 32.
+	Parallel int
 	// Lease is how long claimed notifications are reserved for this
 	// notifier. A pass stops sending once the remaining lease could run out
 	// before a send and its bookkeeping finish, so a notification whose lease
@@ -84,6 +89,9 @@ func (c NotifierConfig) withDefaults() NotifierConfig {
 	}
 	if c.Batch <= 0 {
 		c.Batch = 50
+	}
+	if c.Parallel <= 0 {
+		c.Parallel = 32
 	}
 	if c.Lease <= 0 {
 		c.Lease = time.Minute
@@ -120,12 +128,13 @@ type Notifier struct {
 	wake    chan struct{}
 
 	// pass serialises passes, so this notifier never has two notifications
-	// of one conversation in flight, and guards held.
+	// of one conversation in flight.
 	pass sync.Mutex
 	// held remembers conversations whose oldest undelivered notification
 	// failed, so their later notifications wait even when claimed by a
-	// later pass.
-	held map[dialog.Key]hold
+	// later pass. Guarded by heldMu.
+	held   map[dialog.Key]hold
+	heldMu sync.Mutex
 }
 
 // hold says that notification id of a conversation failed and is due again
@@ -223,24 +232,64 @@ func (n *Notifier) deliverDue(ctx context.Context) (delivered, claimed int, err 
 	// Calls out are not cancelled with ctx: a send that started finishes and
 	// is marked, or it would be sent again after the lease.
 	callCtx := context.WithoutCancel(ctx)
-	var errs []error
-	for i, note := range batch {
-		if ctx.Err() != nil {
-			n.log.Info("notifier stopping; claimed notifications wait for their lease to expire", "left", len(batch)-i)
-			break
+
+	// Each conversation's notifications are sent in claim order (oldest
+	// first) by one goroutine; up to Parallel conversations at once.
+	var (
+		convs  [][]orders.Notification
+		index  = map[dialog.Key]int{}
+		mu     sync.Mutex // guards delivered, errs, stopped and expiring
+		errs   []error
+		wg     sync.WaitGroup
+		tokens = make(chan struct{}, n.cfg.Parallel)
+		// Notifications left for a later pass: the notifier is stopping, or
+		// the lease would run out.
+		stopped, expiring int
+	)
+	for _, note := range batch {
+		k := dialog.Key{Channel: note.Customer.Channel, Chat: note.Customer.Chat, User: note.Customer.User}
+		i, ok := index[k]
+		if !ok {
+			i = len(convs)
+			index[k] = i
+			convs = append(convs, nil)
 		}
-		now := n.cfg.Now()
-		if now.After(lastStart) {
-			n.log.Warn("notification lease running out; rest of batch left for a later pass", "left", len(batch)-i)
-			break
-		}
-		ok, err := n.deliverOne(callCtx, note, now)
-		if ok {
-			delivered++
-		}
-		if err != nil {
-			errs = append(errs, err)
-		}
+		convs[i] = append(convs[i], note)
+	}
+	for _, notes := range convs {
+		tokens <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-tokens }()
+			for i, note := range notes {
+				now := n.cfg.Now()
+				if ctx.Err() != nil || now.After(lastStart) {
+					mu.Lock()
+					if ctx.Err() != nil {
+						stopped += len(notes) - i
+					} else {
+						expiring += len(notes) - i
+					}
+					mu.Unlock()
+					return
+				}
+				ok, err := n.deliverOne(callCtx, note, now)
+				mu.Lock()
+				if ok {
+					delivered++
+				}
+				if err != nil {
+					errs = append(errs, err)
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if stopped > 0 {
+		n.log.Info("notifier stopping; claimed notifications wait for their lease to expire", "left", stopped)
+	}
+	if expiring > 0 {
+		n.log.Warn("notification lease running out; rest of batch left for a later pass", "left", expiring)
 	}
 	return delivered, len(batch), errors.Join(errs...)
 }
@@ -259,7 +308,7 @@ func (n *Notifier) deliverOne(ctx context.Context, note orders.Notification, now
 		log.Warn("no sender for the notification's channel; left for another notifier")
 		return false, nil
 	}
-	if h, ok := n.held[to]; ok && h.id < note.ID {
+	if h, ok := n.holding(to); ok && h.id < note.ID {
 		// An earlier notification to this conversation is waiting for a
 		// retry; this one must not overtake it. It becomes due no earlier than
 		// that one, and claims return the oldest first.
@@ -293,9 +342,7 @@ func (n *Notifier) deliverOne(ctx context.Context, note orders.Notification, now
 		}
 	} // else the renderer chose to say nothing about this change: done.
 
-	if h, ok := n.held[to]; ok && h.id <= note.ID {
-		delete(n.held, to) // the conversation has caught up
-	}
+	n.release(to, note.ID) // the conversation has caught up
 	mctx, cancel := context.WithTimeout(ctx, n.cfg.Timeout)
 	err = n.out.MarkDelivered(mctx, note.ID, n.cfg.Now())
 	cancel()
@@ -312,7 +359,9 @@ func (n *Notifier) deliverOne(ctx context.Context, note orders.Notification, now
 // conversation's later notifications behind it.
 func (n *Notifier) retry(ctx context.Context, log *slog.Logger, to dialog.Key, note orders.Notification, now time.Time, cause error) error {
 	retryAt := now.Add(backoff(note.Attempts, n.cfg.MinBackoff, n.cfg.MaxBackoff))
+	n.heldMu.Lock()
 	n.held[to] = hold{id: note.ID, until: retryAt}
+	n.heldMu.Unlock()
 	log.Warn("notification failed; will retry", "err", cause, "attempts", note.Attempts+1, "retry_at", retryAt)
 	return n.markFailed(ctx, log, note, cause.Error(), retryAt)
 }
@@ -355,10 +404,30 @@ func (n *Notifier) markFailed(ctx context.Context, log *slog.Logger, note orders
 // it was retried by this or another notifier, and a hold kept forever would
 // block a conversation whose notification another replica delivered.
 func (n *Notifier) dropStaleHolds(now time.Time) {
+	n.heldMu.Lock()
+	defer n.heldMu.Unlock()
 	for k, h := range n.held {
 		if now.Sub(h.until) > n.cfg.Lease {
 			delete(n.held, k)
 		}
+	}
+}
+
+// holding returns the hold on a conversation, if any.
+func (n *Notifier) holding(to dialog.Key) (hold, bool) {
+	n.heldMu.Lock()
+	defer n.heldMu.Unlock()
+	h, ok := n.held[to]
+	return h, ok
+}
+
+// release lifts a conversation's hold once notification id, or a later
+// one, was delivered.
+func (n *Notifier) release(to dialog.Key, id int64) {
+	n.heldMu.Lock()
+	defer n.heldMu.Unlock()
+	if h, ok := n.held[to]; ok && h.id <= id {
+		delete(n.held, to)
 	}
 }
 

@@ -444,13 +444,13 @@ func TestNotifierStopsWhenLeaseRunsOut(t *testing.T) {
 	cfg := NotifierConfig{Lease: time.Minute, Timeout: 10 * time.Second}
 	f := newNotifierFixture(t, cfg, textRenderer{})
 	// Each send takes 31s: after the first, too little lease is left to
-	// start another (3 calls of up to 10s each).
+	// start the conversation's next one (3 calls of up to 10s each).
 	f.sender.fail = func(dialog.Key, []dialog.Reply) error {
 		f.clock.Advance(31 * time.Second)
 		return nil
 	}
 	f.out.add(alice, "OB-1", orders.StatusShipped)
-	id2 := f.out.add(bob, "OB-2", orders.StatusShipped)
+	id2 := f.out.add(alice, "OB-2", orders.StatusShipped)
 	f.mustDeliverDue(t, 1)
 	if r := f.out.row(id2); r.delivered || r.n.Attempts != 0 {
 		t.Errorf("second notification delivered %v, attempts %d; want left for a later pass", r.delivered, r.n.Attempts)
@@ -497,8 +497,10 @@ func TestNotifierRunFinishesInFlightOnCancel(t *testing.T) {
 	f := newNotifierFixture(t, NotifierConfig{}, textRenderer{})
 	f.sender.block = make(chan struct{})
 	f.sender.sending = make(chan context.Context, 1)
+	// One conversation: its second notification would start only after
+	// the first.
 	a := f.out.add(alice, "OB-1", orders.StatusShipped)
-	b := f.out.add(bob, "OB-2", orders.StatusShipped)
+	b := f.out.add(alice, "OB-2", orders.StatusShipped)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -672,5 +674,45 @@ func TestNotifierParksUnreachable(t *testing.T) {
 	f.mustDeliverDue(t, 0)
 	if got := f.sender.orders(keyOf(alice)); !slices.Equal(got, []string{"OB-A1!", "OB-A2"}) {
 		t.Fatalf("sends = %v; a parked notification must not be retried", got)
+	}
+}
+
+// A conversation waiting on a slow send does not hold the others up, and
+// each conversation's notifications still go in order.
+func TestNotifierSendsConversationsInParallel(t *testing.T) {
+	f := newNotifierFixture(t, NotifierConfig{}, textRenderer{})
+	release := make(chan struct{})
+	var bobDone sync.WaitGroup
+	bobDone.Add(2)
+	f.sender.fail = func(to dialog.Key, _ []dialog.Reply) error {
+		if to == keyOf(alice) {
+			<-release // alice's channel is slow
+		} else {
+			bobDone.Done()
+		}
+		return nil
+	}
+	f.out.add(alice, "OB-A1", orders.StatusShipped)
+	f.out.add(bob, "OB-B1", orders.StatusShipped)
+	f.out.add(alice, "OB-A2", orders.StatusCompleted)
+	f.out.add(bob, "OB-B2", orders.StatusCompleted)
+	done := make(chan int, 1)
+	go func() {
+		n, err := f.n.DeliverDue(context.Background())
+		if err != nil {
+			t.Error(err)
+		}
+		done <- n
+	}()
+	bobDone.Wait() // both of bob's were sent while alice's first hung
+	close(release)
+	if n := recv(t, "the pass", done); n != 4 {
+		t.Errorf("delivered %d, want 4", n)
+	}
+	if got := f.sender.orders(keyOf(alice)); !slices.Equal(got, []string{"OB-A1", "OB-A2"}) {
+		t.Errorf("alice got %v", got)
+	}
+	if got := f.sender.orders(keyOf(bob)); !slices.Equal(got, []string{"OB-B1", "OB-B2"}) {
+		t.Errorf("bob got %v", got)
 	}
 }
