@@ -172,13 +172,35 @@ type retryPolicy struct {
 // requestRetry sends c, retrying transient failures with back-off and
 // flood control after retry_after, as long as the wait fits in ctx.
 func (b *Bot) requestRetry(ctx context.Context, method string, c tgbotapi.Chattable, p retryPolicy) (json.RawMessage, error) {
+	return b.retry(ctx, method, p, func(ctx context.Context) (json.RawMessage, error) {
+		return b.request(ctx, method, c)
+	})
+}
+
+// raw calls a method with parameters the library cannot express (newer
+// Bot API fields, false booleans it leaves out).
+func (b *Bot) raw(ctx context.Context, method string, params tgbotapi.Params) (json.RawMessage, error) {
+	var result json.RawMessage
+	err := b.do(ctx, method, b.cfg.RequestTimeout, func(api *tgbotapi.BotAPI) error {
+		resp, err := api.MakeRequest(method, params)
+		if err == nil {
+			result = resp.Result
+		}
+		return err
+	})
+	return result, err
+}
+
+// retry makes a call, retrying transient failures with back-off and flood
+// control after retry_after, as long as the wait fits in ctx.
+func (b *Bot) retry(ctx context.Context, method string, p retryPolicy, call func(context.Context) (json.RawMessage, error)) (json.RawMessage, error) {
 	for attempt := 0; ; attempt++ {
 		if p.before != nil {
 			if err := p.before(ctx); err != nil {
 				return nil, err
 			}
 		}
-		result, err := b.request(ctx, method, c)
+		result, err := call(ctx)
 		if err == nil {
 			return result, nil
 		}

@@ -56,6 +56,13 @@ type Config struct {
 	// from (URLs are fetched by Telegram itself). Default: the working
 	// directory.
 	ImageDir string
+	// ProviderToken is the payment provider's token from @BotFather
+	// (Payments): with it, invoices in the shop's currency can be sent.
+	// Invoices in Telegram Stars need none.
+	ProviderToken string
+	// Checkout checks pre-checkout queries before Telegram charges; nil
+	// refuses every payment.
+	Checkout Checkout
 	// Logger receives operator logs: never message text, names, phone
 	// numbers, locations or the token. Default: discard.
 	Logger *slog.Logger
@@ -115,6 +122,7 @@ type Bot struct {
 	hinted    *memo // chats recently told something by the adapter itself
 	photos    fileIDs
 	local     chan func(context.Context) // the adapter's own short answers
+	checkouts chan struct{}              // pre-checkout queries being checked
 
 	refused atomic.Int64 // when a refused webhook request was last logged, Unix seconds
 
@@ -159,6 +167,7 @@ func New(ctx context.Context, cfg Config, hub Submitter) (*Bot, error) {
 		keyboards: newMemo(24*time.Hour, 100000),
 		hinted:    newMemo(10*time.Second, 10000),
 		local:     make(chan func(context.Context), 256),
+		checkouts: make(chan struct{}, maxCheckouts),
 	}
 	endpoint := strings.ReplaceAll(cfg.APIEndpoint, "%", "%%") + "/bot%s/%s"
 	for attempt := 0; ; attempt++ {
@@ -331,10 +340,8 @@ func (b *Bot) setWebhook(ctx context.Context) error {
 		"allowed_updates": string(allowed),
 		"max_connections": "40",
 	}
-	return b.do(ctx, "setWebhook", b.cfg.RequestTimeout, func(api *tgbotapi.BotAPI) error {
-		_, err := api.MakeRequest("setWebhook", params)
-		return err
-	})
+	_, err := b.raw(ctx, "setWebhook", params)
+	return err
 }
 
 func (b *Bot) deleteWebhook(ctx context.Context) error {
@@ -518,8 +525,8 @@ func (b *Bot) handleLocally(inc incoming) {
 	case ignore:
 		switch {
 		case inc.reason == reasonPayment:
-			// Money moved and nothing records it: an operator must know.
-			b.log.Warn("update ignored", "reason", inc.reason, "conv", inc.in.Key.String())
+			// Money may have moved and nothing records it: an operator must know.
+			b.log.Error("update ignored", "reason", inc.reason, "conv", inc.in.Key.String())
 		case inc.reason != "":
 			b.log.Debug("update ignored", "reason", inc.reason)
 		}
@@ -545,7 +552,8 @@ func (b *Bot) handleLocally(inc incoming) {
 			}
 		}
 	case preCheckout:
-		job = func(ctx context.Context) { b.refusePreCheckout(ctx, inc) }
+		b.answerPreCheckout(inc)
+		return
 	default:
 		return
 	}
@@ -596,20 +604,6 @@ func (b *Bot) postURLKeyboard(ctx context.Context, chat int64, m out, kb *tgbota
 	}
 	_, err := b.requestRetry(ctx, "sendMessage", msg, replyRetry)
 	return err
-}
-
-// refusePreCheckout answers a pre-checkout query with a refusal, within
-// Telegram's 10 seconds, until payments are wired. (The library leaves ok
-// out when false, so the call is made raw.)
-func (b *Bot) refusePreCheckout(ctx context.Context, inc incoming) {
-	params := tgbotapi.Params{"pre_checkout_query_id": inc.queryID, "ok": "false", "error_message": text(inc.locale, "no_payments")}
-	err := b.do(ctx, "answerPreCheckoutQuery", b.cfg.RequestTimeout, func(api *tgbotapi.BotAPI) error {
-		_, err := api.MakeRequest("answerPreCheckoutQuery", params)
-		return err
-	})
-	if err != nil {
-		b.log.Warn("pre-checkout query not answered", "method", "answerPreCheckoutQuery", "err", err)
-	}
 }
 
 // tellBusy answers an update the hub had no room for.

@@ -11,6 +11,7 @@ import (
 	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
 
 	"orderbot/dialog"
+	"orderbot/orders"
 )
 
 // kind says what the adapter does with an update.
@@ -22,11 +23,11 @@ const (
 	groupHint               // a group addressed the bot: point to the private chat
 	unsupported             // a private message the bot cannot read: say what it reads
 	answerOnly              // a callback query with nothing to handle: just answer it
-	preCheckout             // a pre-checkout query: refused until payments are wired
+	preCheckout             // a pre-checkout query: checked and answered at once
 )
 
 // reasonPayment explains an ignored successful payment.
-const reasonPayment = "successful payment: payments are not wired yet"
+const reasonPayment = "successful payment without an order number, charge id or amount"
 
 // notificationMark starts every notification, so a button pressed on one
 // (View order) opens a new message instead of overwriting the notification.
@@ -47,6 +48,8 @@ type incoming struct {
 	messageID  int    // the message the pressed button is on
 	editable   bool   // that message may be edited in place
 	queryID    string // the pre-checkout query to answer
+	order      string // the order a pre-checkout query is about
+	amount     orders.Money
 }
 
 // parseUpdate converts an update. It is pure and never panics on any
@@ -68,8 +71,12 @@ func parseUpdate(u tgbotapi.Update, me tgbotapi.User, now time.Time) incoming {
 			return inc
 		}
 		inc.kind, inc.queryID = preCheckout, q.ID
+		inc.order, inc.amount = q.InvoicePayload, orders.Money{Amount: int64(q.TotalAmount), Currency: q.Currency}
 		if q.From != nil {
 			inc.locale = q.From.LanguageCode
+			// Invoices are sent in private chats, whose id is the user's.
+			id := strconv.FormatInt(q.From.ID, 10)
+			inc.in.Key = dialog.Key{Channel: Channel, Chat: id, User: id}
 		}
 	case u.EditedMessage != nil:
 		inc.reason = "edited message"
@@ -101,7 +108,17 @@ func parseMessage(inc *incoming, m *tgbotapi.Message, me tgbotapi.User) {
 	}
 	switch {
 	case m.SuccessfulPayment != nil:
-		inc.reason = reasonPayment
+		p := m.SuccessfulPayment
+		if p.InvoicePayload == "" || p.TelegramPaymentChargeID == "" || p.TotalAmount <= 0 || p.Currency == "" {
+			inc.reason = reasonPayment
+			return
+		}
+		inc.kind = submit
+		inc.in.Payment = &dialog.PaymentEvent{
+			OrderNumber: p.InvoicePayload,
+			ChargeID:    p.TelegramPaymentChargeID,
+			Amount:      orders.Money{Amount: int64(p.TotalAmount), Currency: p.Currency},
+		}
 	case m.Contact != nil:
 		c := m.Contact
 		inc.kind = submit

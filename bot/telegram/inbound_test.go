@@ -14,6 +14,7 @@ import (
 
 	"orderbot/bot/telegram/telegramtest"
 	"orderbot/dialog"
+	"orderbot/orders"
 )
 
 var testMe = tgbotapi.User{ID: telegramtest.BotID, IsBot: true, FirstName: telegramtest.BotName, UserName: telegramtest.BotUsername}
@@ -59,9 +60,12 @@ func TestParseRealUpdates(t *testing.T) {
 			in: dialog.Inbound{ID: "483920121", Key: lilei, Lang: "en", At: at,
 				Location: &dialog.Location{Latitude: 31.230416, Longitude: 121.473701}}}},
 		{"pre_checkout_query.json", incoming{kind: preCheckout, locale: "zh-hans", queryID: "2200513699471239854",
-			in: dialog.Inbound{ID: "483920122", At: at}}},
-		{"successful_payment.json", incoming{kind: ignore, chat: 512345678, locale: "zh-hans", reason: reasonPayment,
-			in: dialog.Inbound{ID: "483920123", Key: lilei, Lang: "zh-hans", At: at}}},
+			order: "OB-7KX2M9Q", amount: orders.Money{Amount: 750, Currency: "CNY"},
+			in: dialog.Inbound{ID: "483920122", Key: lilei, At: at}}},
+		{"successful_payment.json", incoming{kind: submit, chat: 512345678, locale: "zh-hans",
+			in: dialog.Inbound{ID: "483920123", Key: lilei, Lang: "zh-hans", At: at, Payment: &dialog.PaymentEvent{
+				OrderNumber: "OB-7KX2M9Q", ChargeID: "6521846298_512345678_1284_7386293847528471360",
+				Amount: orders.Money{Amount: 750, Currency: "CNY"}}}}},
 		{"group_command.json", incoming{kind: groupHint, chat: -1001987654321, locale: "en", replyTo: 8812, payload: "p_pen-gel",
 			in: dialog.Inbound{ID: "483920124", Key: dialog.Key{Channel: Channel, Chat: "-1001987654321", User: "512345678"}, Lang: "en", At: at}}},
 		{"group_chatter.json", incoming{kind: ignore, chat: -1001987654321, locale: "zh-hans", reason: "group message not addressed to the bot",
@@ -216,7 +220,7 @@ func FuzzParseUpdate(f *testing.F) {
 		}
 		in := inc.in
 		set := 0
-		for _, ok := range []bool{in.Text != "", in.Action != "", in.Contact != nil, in.Location != nil} {
+		for _, ok := range []bool{in.Text != "", in.Action != "", in.Contact != nil, in.Location != nil, in.Payment != nil} {
 			if ok {
 				set++
 			}
@@ -232,6 +236,9 @@ func FuzzParseUpdate(f *testing.F) {
 		}
 		if len(in.Action) > maxCallback {
 			t.Fatal("action over 64 bytes")
+		}
+		if p := in.Payment; p != nil && (p.OrderNumber == "" || p.ChargeID == "" || p.Amount.Amount <= 0 || p.Amount.Currency == "") {
+			t.Fatalf("incomplete payment submitted: %+v", p)
 		}
 	})
 }

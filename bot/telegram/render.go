@@ -39,6 +39,7 @@ type out struct {
 	replyKB *tgbotapi.ReplyKeyboardMarkup
 	remove  bool // remove the reply keyboard the chat shows
 	replyTo int
+	invoice *dialog.Invoice // send this invoice instead of a message
 }
 
 // deliverTo returns the hub's delivery callback for one update. It runs on
@@ -69,6 +70,33 @@ func (b *Bot) deliverTo(inc incoming) func(ctx context.Context, in dialog.Inboun
 // reply renders the replies to one update: in place of the message whose
 // button was pressed when it can, as new messages otherwise.
 func (b *Bot) reply(ctx context.Context, inc incoming, replies []dialog.Reply) error {
+	// Invoices after the step are sent after it, whether the step was
+	// edited in place or sent anew.
+	var invoices []out
+	for len(replies) > 0 {
+		last := replies[len(replies)-1]
+		if last.Invoice == nil || strings.TrimSpace(last.Text) != "" || len(last.Buttons) > 0 || last.Image != "" || last.Request != dialog.RequestNone {
+			break
+		}
+		invoices = append([]out{{invoice: last.Invoice}}, invoices...)
+		replies = replies[:len(replies)-1]
+	}
+	if err := b.replySteps(ctx, inc, replies); err != nil {
+		return err
+	}
+	for _, m := range invoices {
+		if err := b.post(ctx, inc.chat, m, replyRetry); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// replySteps renders the replies to one update but their invoices.
+func (b *Bot) replySteps(ctx context.Context, inc incoming, replies []dialog.Reply) error {
+	if len(replies) == 0 {
+		return nil
+	}
 	request := false
 	for _, r := range replies {
 		request = request || r.Request == dialog.RequestContact || r.Request == dialog.RequestLocation
@@ -184,11 +212,14 @@ func (b *Bot) compose(replies []dialog.Reply, locale string, remove bool) []out 
 		if r.Request == dialog.RequestContact || r.Request == dialog.RequestLocation {
 			msgs = append(msgs, requestHint(r, locale))
 		}
+		if r.Invoice != nil {
+			msgs = append(msgs, out{invoice: r.Invoice})
+		}
 	}
 	if remove && len(msgs) > 0 {
 		at := 0
 		for i, m := range msgs {
-			if m.inline == nil && m.replyKB == nil {
+			if m.inline == nil && m.replyKB == nil && m.invoice == nil {
 				at = i
 				break
 			}
@@ -257,6 +288,9 @@ func (b *Bot) post(ctx context.Context, chat int64, m out, p retryPolicy) error 
 	case m.inline != nil:
 		markup = m.inline
 	}
+	if m.invoice != nil {
+		return b.postInvoice(ctx, chat, m.invoice, p)
+	}
 	base := tgbotapi.BaseChat{ChatID: chat, ReplyMarkup: markup, ReplyToMessageID: m.replyTo, AllowSendingWithoutReply: m.replyTo != 0}
 	var (
 		result json.RawMessage
@@ -302,6 +336,18 @@ func (b *Bot) post(ctx context.Context, chat int64, m out, p retryPolicy) error 
 		}
 	}
 	return nil
+}
+
+// postInvoice sends an invoice. One the server refuses (a provider token
+// it does not accept) becomes a short text, so the customer is not left
+// waiting for a payment form; the order keeps its "Pay now" button.
+func (b *Bot) postInvoice(ctx context.Context, chat int64, inv *dialog.Invoice, p retryPolicy) error {
+	err := b.sendInvoice(ctx, chat, inv, p)
+	if err == nil || ctx.Err() != nil || asAPIError(err).unreachable() {
+		return err
+	}
+	b.log.Error("invoice refused; telling the customer", "method", "sendInvoice", "err", err)
+	return b.post(ctx, chat, out{text: text(langOf(inv.Title, ""), "invoice_failed")}, p)
 }
 
 // maxPhotoBytes is Telegram's limit for an uploaded photo.

@@ -618,7 +618,7 @@ func TestGroups(t *testing.T) {
 }
 
 // TestUnreadableMessages: a sticker is answered with what the bot reads; a
-// pre-checkout query is refused while payments are not wired.
+// pre-checkout query is refused when the bot has no Checkout.
 func TestUnreadableMessages(t *testing.T) {
 	rec := newRecorder(nil)
 	e := newEnv(t, rec, telegram.Config{PollTimeout: 5 * time.Second})

@@ -26,12 +26,20 @@ var texts = map[string]struct{ en, zh string }{
 	"contact_button":  {"📱 Share my phone number", "📱 发送我的手机号"},
 	"busy":            {"I'm busy right now. Please try again in a moment.", "当前繁忙，请稍后再试。"},
 	"error_short":     {"Something went wrong. Please try again.", "出了点问题，请重试。"},
-	"no_payments":     {"Payments are not available yet.", "暂不支持在线支付。"},
-	"cmd_start":       {"Main menu", "主菜单"},
-	"cmd_cart":        {"Your cart", "购物车"},
-	"cmd_orders":      {"Your orders", "我的订单"},
-	"cmd_help":        {"Help and questions", "帮助与常见问题"},
-	"cmd_lang":        {"中文 / English", "English / 中文"},
+	"no_payments":     {"Online payment is not available.", "暂不支持在线支付。"},
+	"pay_check_failed": {
+		"We could not check your order just now, so nothing was charged. Please try again in a moment.",
+		"暂时无法核对您的订单，本次未扣款。请稍后再试。",
+	},
+	"invoice_failed": {
+		"The payment form could not be opened just now. Your order is kept: tap “💳 Pay” on it to try again.",
+		"暂时无法打开支付页面。订单已保留：请在订单中点击“💳 支付”重试。",
+	},
+	"cmd_start":  {"Main menu", "主菜单"},
+	"cmd_cart":   {"Your cart", "购物车"},
+	"cmd_orders": {"Your orders", "我的订单"},
+	"cmd_help":   {"Help and questions", "帮助与常见问题"},
+	"cmd_lang":   {"中文 / English", "English / 中文"},
 }
 
 // text returns an adapter sentence in the language of a locale ("zh-hans",

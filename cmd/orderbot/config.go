@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -22,7 +23,8 @@ type Config struct {
 		URL string `yaml:"url"`
 	} `yaml:"database"`
 	Catalog struct {
-		File string `yaml:"file"`
+		File   string `yaml:"file"`
+		Images string `yaml:"images"`
 	} `yaml:"catalog"`
 	FAQ struct {
 		File string `yaml:"file"`
@@ -36,6 +38,10 @@ type Config struct {
 		MaxInput    int           `yaml:"max_input"`
 		CatalogTTL  time.Duration `yaml:"catalog_ttl"`
 	} `yaml:"dialog"`
+	Payments struct {
+		TTL         time.Duration `yaml:"ttl"`
+		ExpireEvery time.Duration `yaml:"expire_every"`
+	} `yaml:"payments"`
 	Hub struct {
 		Workers    int           `yaml:"workers"`
 		QueueLimit int           `yaml:"queue_limit"`
@@ -110,6 +116,19 @@ func loadConfig(path string, env func(string) string) (*Config, error) {
 	return &c, c.validate()
 }
 
+// imageDir is where product images given as relative paths are read from:
+// catalog.images, else the catalog file's directory, else the working
+// directory.
+func (c *Config) imageDir() string {
+	switch {
+	case c.Catalog.Images != "":
+		return c.Catalog.Images
+	case c.Catalog.File != "":
+		return filepath.Dir(c.Catalog.File)
+	}
+	return "."
+}
+
 func decodeConfig(data []byte, c *Config) error {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
@@ -141,6 +160,9 @@ func (c *Config) validate() error {
 	case "debug", "info", "warn", "error":
 	default:
 		problems = append(problems, fmt.Sprintf("log.level %q: use debug, info, warn or error", c.Log.Level))
+	}
+	if c.Payments.TTL < time.Second || c.Payments.ExpireEvery <= 0 || c.Payments.ExpireEvery > c.Payments.TTL {
+		problems = append(problems, "payments: ttl must be 1s or more and expire_every positive and at most ttl")
 	}
 	if c.HTTP.Addr == "" {
 		problems = append(problems, "http.addr is empty")

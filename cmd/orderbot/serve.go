@@ -32,7 +32,7 @@ func runServe(ctx context.Context, cfg *Config, logger *slog.Logger, args []stri
 	}
 	// Channels deliver updates again after a restart: remember their ids
 	// in the database.
-	a, engine, hub, err := openConversations(ctx, cfg, logger, func(a *app) bot.Deduper {
+	a, engine, hub, err := openConversations(ctx, cfg, logger, servedPayments(env), func(a *app) bot.Deduper {
 		return dialogsql.NewDeduper(a.store.DB(), 24*time.Hour, nil)
 	})
 	if err != nil {
@@ -67,6 +67,9 @@ func runServe(ctx context.Context, cfg *Config, logger *slog.Logger, args []stri
 			RequestTimeout:  cfg.Telegram.RequestTimeout,
 			PerChatInterval: cfg.Telegram.PerChatInterval,
 			GlobalRate:      cfg.Telegram.GlobalRate,
+			ImageDir:        cfg.imageDir(),
+			ProviderToken:   env("TELEGRAM_PAYMENT_PROVIDER_TOKEN"),
+			Checkout:        engine,
 			Logger:          logger,
 		}
 		if tcfg.WebhookURL != "" {
@@ -144,6 +147,11 @@ func runServe(ctx context.Context, cfg *Config, logger *slog.Logger, args []stri
 	} else {
 		close(recvDone)
 	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		expireUnpaid(work, a.svc, cfg.Payments.TTL, cfg.Payments.ExpireEvery, logger)
+	}()
 	if len(senders) > 0 {
 		notifier := bot.NewNotifier(a.store, engine, senders, notifierConfig(cfg, logger, orders.NotificationFilter{}))
 		wg.Add(1)
@@ -182,7 +190,7 @@ func runServe(ctx context.Context, cfg *Config, logger *slog.Logger, args []stri
 // openConversations opens the database, seeds an empty catalog, and builds
 // the engine and the hub on them; dedupe, when not nil, gives the hub's
 // deduplicator. The caller closes the app.
-func openConversations(ctx context.Context, cfg *Config, logger *slog.Logger, dedupe func(*app) bot.Deduper) (*app, *dialog.Engine, *bot.Hub, error) {
+func openConversations(ctx context.Context, cfg *Config, logger *slog.Logger, payments map[string][]orders.Payment, dedupe func(*app) bot.Deduper) (*app, *dialog.Engine, *bot.Hub, error) {
 	faq, err := loadFAQ(cfg)
 	if err != nil {
 		return nil, nil, nil, err
@@ -195,7 +203,7 @@ func openConversations(ctx context.Context, cfg *Config, logger *slog.Logger, de
 		a.Close()
 		return nil, nil, nil, err
 	}
-	engine := newEngine(cfg, a, faq, logger)
+	engine := newEngine(cfg, a, faq, payments, logger)
 	hcfg := bot.HubConfig{Workers: cfg.Hub.Workers, QueueLimit: cfg.Hub.QueueLimit, Timeout: cfg.Hub.Timeout, Logger: logger}
 	if dedupe != nil {
 		hcfg.Dedupe = dedupe(a)
@@ -215,10 +223,13 @@ func notifierConfig(cfg *Config, logger *slog.Logger, f orders.NotificationFilte
 	}
 }
 
-// newEngine builds the conversation engine from the configuration.
-func newEngine(cfg *Config, a *app, faq []dialog.FAQEntry, logger *slog.Logger) *dialog.Engine {
+// newEngine builds the conversation engine from the configuration;
+// payments are the methods offered per channel (pay on delivery elsewhere).
+func newEngine(cfg *Config, a *app, faq []dialog.FAQEntry, payments map[string][]orders.Payment, logger *slog.Logger) *dialog.Engine {
 	return dialog.New(a.svc, a.sessions, dialog.Config{
 		FAQ:         faq,
+		Payments:    payments,
+		PaymentTTL:  cfg.Payments.TTL,
 		DefaultLang: cfg.Dialog.DefaultLang,
 		PhoneRegion: cfg.Dialog.PhoneRegion,
 		PageSize:    cfg.Dialog.PageSize,
@@ -228,6 +239,43 @@ func newEngine(cfg *Config, a *app, faq []dialog.FAQEntry, logger *slog.Logger) 
 		MaxInput:    cfg.Dialog.MaxInput,
 		Logger:      logger,
 	})
+}
+
+// servedPayments are the payment methods each channel offers, from the
+// credentials in the environment: on Telegram, pay on delivery, by card
+// when a payment provider is set, and in Telegram Stars (for carts whose
+// products all have a Stars price).
+func servedPayments(env func(string) string) map[string][]orders.Payment {
+	payments := map[string][]orders.Payment{}
+	if env("TELEGRAM_BOT_TOKEN") != "" {
+		ps := []orders.Payment{orders.PayOnDelivery}
+		if env("TELEGRAM_PAYMENT_PROVIDER_TOKEN") != "" {
+			ps = append(ps, orders.PayTelegram)
+		}
+		payments[telegram.Channel] = append(ps, orders.PayStars)
+	}
+	return payments
+}
+
+// expireUnpaid cancels, every interval until ctx is done, the orders that
+// waited longer than ttl for their payment; the outbox tells the customers.
+func expireUnpaid(ctx context.Context, svc *orders.Service, ttl, every time.Duration, logger *slog.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		n, err := svc.ExpireUnpaid(ctx, ttl)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			logger.Warn("could not expire unpaid orders; will retry", "err", err)
+		case n > 0:
+			logger.Info("unpaid orders expired", "orders", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 func randomSecret() string {

@@ -84,8 +84,14 @@ func startServe(t *testing.T, env []string) *server {
 // tgEnv is an environment for serve against a fake Bot API server.
 func tgEnv(t *testing.T, fake *telegramtest.Server, extra ...string) []string {
 	t.Helper()
+	return tgEnvConfig(t, fake, "", extra...)
+}
+
+// tgEnvConfig is tgEnv with more configuration.
+func tgEnvConfig(t *testing.T, fake *telegramtest.Server, config string, extra ...string) []string {
+	t.Helper()
 	dir := t.TempDir()
-	cfg := writeConfig(t, dir, "telegram:\n  poll_timeout: 1s\n  per_chat_interval: 10ms\n  global_rate: 1000\n")
+	cfg := writeConfig(t, dir, "telegram:\n  poll_timeout: 1s\n  per_chat_interval: 10ms\n  global_rate: 1000\n"+config)
 	return append([]string{
 		"ORDERBOT_DATABASE_URL=sqlite:" + filepath.Join(dir, "orderbot.db"),
 		"ORDERBOT_CONFIG=" + cfg,
@@ -163,9 +169,17 @@ func (c *tgCustomer) tap(label, want string) {
 	}
 }
 
-// order plays a whole order: buttons, a typed quantity, a shared location as
-// the address and the user's own shared contact as the phone.
+// order plays a whole order paid on delivery: buttons, a typed quantity, a
+// shared location as the address and the user's own shared contact as the
+// phone.
 func (c *tgCustomer) order() string {
+	c.t.Helper()
+	return c.orderPaying("Pay on delivery", "is placed")
+}
+
+// orderPaying plays a whole order choosing the payment labelled pay, and
+// returns its number from the message saying placed.
+func (c *tgCustomer) orderPaying(pay, placed string) string {
 	c.t.Helper()
 	c.say("/start", "Main menu")
 	c.tap("Browse", "Choose a category")
@@ -178,13 +192,15 @@ func (c *tgCustomer) order() string {
 	c.say("Li Lei", "phone number")
 	c.send(c.fake.Contact(c.user, "+1 555 000 0000", c.user.ID+1), "your own phone number")
 	c.send(c.fake.Contact(c.user, "8613800138000", c.user.ID), "How would you like to pay")
-	c.tap("Pay on delivery", "Please check your order")
+	c.tap(pay, "Please check your order")
 	u := c.button("Confirm order")
 	seq := c.fake.LastSeq()
 	c.push(u)
-	c.waitText(seq, "is placed")
-	for _, m := range c.fake.Messages(c.user.ID) {
-		if i := strings.Index(m.Text, "OB-"); i >= 0 && strings.Contains(m.Text, "is placed") {
+	c.waitText(seq, placed)
+	msgs := c.fake.Messages(c.user.ID)
+	for j := len(msgs) - 1; j >= 0; j-- {
+		m := msgs[j]
+		if i := strings.Index(m.Text, "OB-"); i >= 0 && strings.Contains(m.Text, placed) {
 			return m.Text[i : i+10]
 		}
 	}
@@ -292,6 +308,95 @@ func TestServeRestartProcessesNeitherTwice(t *testing.T) {
 	}
 	if welcomes != 1 {
 		t.Fatalf("%d welcomes: the repeated update was processed again", welcomes)
+	}
+}
+
+// A card payment through serve in webhook mode: the invoice, the
+// pre-checkout query answered within Telegram's 10 seconds (refused for a
+// wrong amount), the successful payment moving the order on exactly once
+// even when Telegram repeats it, then a status push; and an order left
+// unpaid expiring with the customer told.
+func TestServeTelegramPayment(t *testing.T) {
+	fake := telegramtest.NewServer(t)
+	const secret = "pay-secret"
+	env := tgEnvConfig(t, fake, "payments:\n  ttl: 3s\n  expire_every: 100ms\n",
+		"TELEGRAM_WEBHOOK_URL=https://bot.example.com/hook", "TELEGRAM_WEBHOOK_SECRET="+secret,
+		"TELEGRAM_PAYMENT_PROVIDER_TOKEN=284685063:TEST:provider")
+	s := startServe(t, env)
+	post := func(u tgbotapi.Update) {
+		t.Helper()
+		if code, err := telegramtest.PostWebhook("http://"+s.addr+"/hook", secret, u); err != nil || code != http.StatusOK {
+			t.Fatalf("webhook answered %d, %v", code, err)
+		}
+	}
+	user := telegramtest.NewUser(5151, "en")
+	c := &tgCustomer{t: t, fake: fake, user: user, push: post}
+	number := c.orderPaying("Pay now by card", "is reserved")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if _, err := fake.WaitFor(ctx, telegramtest.Method("sendInvoice")); err != nil {
+		t.Fatal(err)
+	}
+	inv := fake.Invoices()[0]
+	if inv.Payload != number || inv.Currency != "CNY" || inv.ProviderToken != "284685063:TEST:provider" || inv.Total <= 0 {
+		t.Fatalf("invoice %+v for order %s", inv, number)
+	}
+
+	// Telegram asks before charging; a changed amount is refused.
+	checkout := func(total int) telegramtest.CheckoutAnswer {
+		t.Helper()
+		u := fake.PreCheckout(user, inv.Currency, total, inv.Payload)
+		seq := fake.LastSeq()
+		post(u)
+		if _, err := fake.WaitFor(ctx, telegramtest.Method("answerPreCheckoutQuery", telegramtest.After(seq))); err != nil {
+			t.Fatal(err)
+		}
+		a := fake.CheckoutAnswer(u.PreCheckoutQuery.ID)
+		if !a.Answered || a.After >= 10*time.Second {
+			t.Fatalf("pre-checkout answer %+v", a)
+		}
+		return a
+	}
+	if a := checkout(inv.Total + 1); a.OK || !strings.Contains(a.ErrorMessage, "out of date") {
+		t.Fatalf("a wrong amount was answered %+v", a)
+	}
+	if a := checkout(inv.Total); !a.OK {
+		t.Fatalf("the right amount was refused: %+v", a)
+	}
+
+	paid := fake.SuccessfulPayment(user, inv.Currency, inv.Total, inv.Payload, "charge-1")
+	c.send(paid, "Payment received")
+	post(paid) // the same update again: taken once
+	seq := fake.LastSeq()
+	c.send(fake.SuccessfulPayment(user, inv.Currency, inv.Total, inv.Payload, "charge-1"), "")
+	out, errOut, code := runCmd(t, env, "orders", "show", number)
+	if code != 0 {
+		t.Fatal(errOut)
+	}
+	if !strings.Contains(out, "pending_shipment") || strings.Count(out, "pending_payment → pending_shipment") != 1 {
+		t.Fatalf("after one charge reported three times:\n%s", out)
+	}
+
+	seq = fake.LastSeq()
+	if _, errOut, code := runCmd(t, env, "orders", "advance", number, "shipped"); code != 0 {
+		t.Fatal(errOut)
+	}
+	c.waitText(seq, "has shipped")
+
+	// An order left unpaid expires, and then cannot be paid.
+	unpaid := c.orderPaying("Pay now by card", "is reserved")
+	c.waitText(fake.LastSeq(), "was not paid in time")
+	for _, i := range fake.Invoices() {
+		if i.Payload == unpaid {
+			inv = i
+		}
+	}
+	if inv.Payload != unpaid {
+		t.Fatalf("no invoice for order %s", unpaid)
+	}
+	if a := checkout(inv.Total); a.OK || !strings.Contains(a.ErrorMessage, "cancelled") {
+		t.Fatalf("an expired order was answered %+v", a)
 	}
 }
 

@@ -24,6 +24,7 @@ import (
 	"testing"
 	"time"
 	"unicode/utf16"
+	"unicode/utf8"
 
 	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
 )
@@ -157,9 +158,11 @@ type Server struct {
 	waiting   int // long polls waiting for an update now
 	pollWake  chan struct{}
 	chats     map[int64]*chatState
-	callbacks map[string]bool // callback query ids issued; true once answered
+	callbacks map[string]bool            // callback query ids issued; true once answered
+	checkouts map[string]*CheckoutAnswer // pre-checkout query ids issued
 	nextCB    int
 	photos    int
+	invoices  []Invoice
 	hook      webhook
 	commands  map[string][]tgbotapi.BotCommand // by language_code
 }
@@ -175,6 +178,7 @@ func NewServer(t testing.TB) *Server {
 		nextID:    100001,
 		chats:     make(map[int64]*chatState),
 		callbacks: make(map[string]bool),
+		checkouts: make(map[string]*CheckoutAnswer),
 		commands:  make(map[string][]tgbotapi.BotCommand),
 	}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serveHTTP))
@@ -736,19 +740,116 @@ func (s *Server) handle(c Call) (int, map[string]any) {
 		s.callbacks[id] = true
 		return ok(true)
 	case "sendInvoice":
-		chat, ok2 := s.chatParam(c)
-		if !ok2 {
-			return fail(400, "Bad Request: chat not found")
-		}
-		cs := s.chat(chat)
-		m := &message{chat: chat, fromBot: true, date: time.Now().Unix(), text: c.Param("title"), invoice: true}
-		s.add(cs, m)
-		return ok(s.apiMessage(m))
+		return s.sendInvoice(c)
 	case "answerPreCheckoutQuery":
-		return ok(true)
+		return s.answerPreCheckout(c)
 	default:
 		return fail(404, "Not Found: method not found")
 	}
+}
+
+// Invoice is an invoice the bot sent, as the server checked it.
+type Invoice struct {
+	Chat          int64
+	MessageID     int
+	Title         string
+	Description   string
+	Payload       string
+	Currency      string
+	ProviderToken string
+	Prices        []tgbotapi.LabeledPrice
+	Total         int // the sum of Prices, what the user pays
+}
+
+// sendInvoice checks an invoice as Telegram does: title 1–32 and
+// description 1–255 characters, payload 1–128 bytes, a currency, priced
+// lines; Telegram Stars (XTR) without a provider token and with exactly one
+// price, other currencies with one.
+func (s *Server) sendInvoice(c Call) (int, map[string]any) {
+	chat, ok2 := s.chatParam(c)
+	if !ok2 {
+		return fail(400, "Bad Request: chat not found")
+	}
+	inv := Invoice{
+		Chat: chat, Title: c.Param("title"), Description: c.Param("description"), Payload: c.Param("payload"),
+		Currency: c.Param("currency"), ProviderToken: c.Param("provider_token"),
+	}
+	if err := c.Decode("prices", &inv.Prices); err != nil || len(inv.Prices) == 0 {
+		return fail(400, "Bad Request: PRICES_INVALID")
+	}
+	for _, p := range inv.Prices {
+		if p.Label == "" {
+			return fail(400, "Bad Request: PRICE_LABEL_INVALID")
+		}
+		inv.Total += p.Amount
+	}
+	title, desc := utf8.RuneCountInString(inv.Title), utf8.RuneCountInString(inv.Description)
+	switch {
+	case title < 1 || title > 32:
+		return fail(400, "Bad Request: TITLE_INVALID")
+	case desc < 1 || desc > 255:
+		return fail(400, "Bad Request: DESCRIPTION_INVALID")
+	case len(inv.Payload) < 1 || len(inv.Payload) > 128:
+		return fail(400, "Bad Request: INVOICE_PAYLOAD_INVALID")
+	case len(inv.Currency) != 3:
+		return fail(400, "Bad Request: CURRENCY_INVALID")
+	case inv.Currency == "XTR" && (inv.ProviderToken != "" || len(inv.Prices) != 1):
+		return fail(400, "Bad Request: STARS_INVOICE_INVALID")
+	case inv.Currency != "XTR" && inv.ProviderToken == "":
+		return fail(400, "Bad Request: PAYMENT_PROVIDER_INVALID")
+	case inv.Total <= 0:
+		return fail(400, "Bad Request: CURRENCY_TOTAL_AMOUNT_INVALID")
+	}
+	cs := s.chat(chat)
+	m := &message{chat: chat, fromBot: true, date: time.Now().Unix(), text: inv.Title, invoice: true}
+	s.add(cs, m)
+	inv.MessageID = m.id
+	s.invoices = append(s.invoices, inv)
+	return ok(s.apiMessage(m))
+}
+
+// CheckoutAnswer is the bot's answer to a pre-checkout query.
+type CheckoutAnswer struct {
+	Answered     bool
+	OK           bool
+	ErrorMessage string
+	After        time.Duration // from the query's issue to the answer
+	issued       time.Time
+}
+
+// answerPreCheckout accepts one answer per query issued by PreCheckout,
+// with an error message when it refuses.
+func (s *Server) answerPreCheckout(c Call) (int, map[string]any) {
+	a := s.checkouts[c.Param("pre_checkout_query_id")]
+	if a == nil || a.Answered {
+		return fail(400, "Bad Request: query is too old and response timeout expired or query ID is invalid")
+	}
+	okParam, err := strconv.ParseBool(c.Param("ok"))
+	if err != nil {
+		return fail(400, "Bad Request: parameter \"ok\" is required")
+	}
+	if !okParam && strings.TrimSpace(c.Param("error_message")) == "" {
+		return fail(400, "Bad Request: ERROR_MESSAGE_EMPTY")
+	}
+	a.Answered, a.OK, a.ErrorMessage, a.After = true, okParam, c.Param("error_message"), time.Since(a.issued)
+	return ok(true)
+}
+
+// Invoices returns the invoices sent so far, oldest first.
+func (s *Server) Invoices() []Invoice {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.invoices)
+}
+
+// CheckoutAnswer returns the answer to a pre-checkout query.
+func (s *Server) CheckoutAnswer(id string) CheckoutAnswer {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if a := s.checkouts[id]; a != nil {
+		return *a
+	}
+	return CheckoutAnswer{}
 }
 
 func validSecret(s string) bool {

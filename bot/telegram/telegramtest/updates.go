@@ -164,6 +164,7 @@ func (s *Server) PreCheckout(from tgbotapi.User, currency string, total int, pay
 	s.mu.Lock()
 	s.nextCB++
 	id := fmt.Sprintf("%d%06d", from.ID, s.nextCB)
+	s.checkouts[id] = &CheckoutAnswer{issued: time.Now()}
 	s.mu.Unlock()
 	f := from
 	u.PreCheckoutQuery = &tgbotapi.PreCheckoutQuery{ID: id, From: &f, Currency: currency, TotalAmount: total, InvoicePayload: payload}
