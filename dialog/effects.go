@@ -34,11 +34,26 @@ func (st *step) placeOrder(ctx context.Context) error {
 		Payment:     s.Checkout.Payment,
 	}
 	for _, l := range s.Cart {
-		d.Lines = append(d.Lines, orders.DraftLine{VariantSKU: l.VariantSKU, Quantity: l.Quantity, UnitPrice: l.UnitPrice})
+		price := l.UnitPrice
+		if d.Payment == orders.PayStars {
+			// Paid in Stars, the order is priced in Stars, as the review showed.
+			var ok bool
+			if price, ok = st.starsPrice(l.VariantSKU); !ok {
+				st.notice("stars_gone", st.cartLineName(l))
+				s.Checkout.Payment = ""
+				st.next()
+				return nil
+			}
+		}
+		d.Lines = append(d.Lines, orders.DraftLine{VariantSKU: l.VariantSKU, Quantity: l.Quantity, UnitPrice: price})
 	}
 	o, err := st.e.svc.Place(ctx, d)
 	var pe *orders.ProblemsError
 	switch {
+	case errors.As(err, &pe) && d.Payment == orders.PayStars:
+		st.e.InvalidateCatalog()
+		st.starsProblems(pe.Problems)
+		return nil
 	case errors.As(err, &pe):
 		st.e.InvalidateCatalog()
 		st.applyProblems(pe.Problems)
@@ -78,6 +93,35 @@ func (st *step) placeOrder(ctx context.Context) error {
 	return nil
 }
 
+// starsProblems answers a Stars order the core refused: stock problems
+// change the cart as for any order; a changed Stars price is told and shown
+// again for review; a line no longer sold for Stars sends the customer back
+// to choosing how to pay.
+func (st *step) starsProblems(problems []orders.Problem) {
+	s := st.s
+	var stock []orders.Problem
+	for _, pr := range problems {
+		i := st.lineIndex(pr.VariantSKU)
+		switch {
+		case i < 0:
+		case pr.Kind == orders.ProblemLowStock || pr.Kind == orders.ProblemOutOfStock:
+			stock = append(stock, pr)
+		case pr.Kind == orders.ProblemPriceChanged && pr.Current.Currency == orders.CurrencyStars:
+			st.notice("stars_changed", st.cartLineName(s.Cart[i]), pr.Current.String())
+		default:
+			st.notice("stars_gone", st.cartLineName(s.Cart[i]))
+			s.Checkout.Payment = ""
+		}
+	}
+	st.applyProblems(stock)
+	s.Checkout.Key = ""
+	if len(s.Cart) == 0 {
+		st.fire(EventShowCart)
+		return
+	}
+	st.next()
+}
+
 // invoiceOf is the invoice of an order, in the conversation's language.
 func (st *step) invoiceOf(o orders.Order) *Invoice {
 	inv := &Invoice{OrderNumber: o.Number, Title: st.t("invoice_title", o.Number), Total: o.Total}
@@ -111,8 +155,12 @@ func (st *step) sendInvoice(ctx context.Context) error {
 // confirmPayment records a payment the channel confirmed.
 func (st *step) confirmPayment(ctx context.Context) error {
 	p := st.paid
+	method := orders.PayTelegram
+	if p.Amount.Currency == orders.CurrencyStars {
+		method = orders.PayStars
+	}
 	o, err := st.e.svc.ConfirmPayment(ctx, p.OrderNumber, orders.ReceivedPayment{
-		ChargeID: p.ChargeID, Method: orders.PayTelegram, Amount: p.Amount, At: st.now,
+		ChargeID: p.ChargeID, Method: method, Amount: p.Amount, At: st.now,
 	})
 	switch orders.ErrorCode(err) {
 	case "":

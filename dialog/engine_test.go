@@ -41,7 +41,7 @@ func testCatalog() *orders.Catalog {
 			{SKU: "giftcard", CategoryID: "gifts", Kind: orders.KindDigital, Active: true, Position: 3,
 				Name: orders.Text{"en": "Gift card", "zh": "礼品卡"}, Description: orders.Text{"en": "Sent by message.", "zh": "通过消息发送。"},
 				Variants: []orders.Variant{
-					{SKU: "giftcard-100", ProductSKU: "giftcard", Name: orders.Text{"en": "¥100", "zh": "100元"}, Price: cny(10000), Stock: 100, Position: 1},
+					{SKU: "giftcard-100", ProductSKU: "giftcard", Name: orders.Text{"en": "¥100", "zh": "100元"}, Price: cny(10000), Stars: 700, Stock: 100, Position: 1},
 				}},
 		},
 	}

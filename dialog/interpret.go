@@ -3,6 +3,7 @@ package dialog
 import (
 	"context"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -290,7 +291,7 @@ func (st *step) onAction(verb, arg string) {
 		}
 		st.fail("use_buttons")
 	case StatePayment:
-		if p := orders.Payment(arg); verb == "pay" && st.offered(p) {
+		if p := orders.Payment(arg); verb == "pay" && st.choosable(p) {
 			s.Checkout.Payment = p
 			st.next()
 			return
@@ -440,8 +441,10 @@ func (st *step) onText(text string) {
 			p = orders.PayOnDelivery
 		case "card", "pay now", "online", "在线支付", "立即支付", "刷卡":
 			p = orders.PayTelegram
+		case "stars", "telegram stars", "星星", "星币":
+			p = orders.PayStars
 		}
-		if !st.offered(p) {
+		if !st.choosable(p) {
 			st.fail("bad_payment")
 			return
 		}
@@ -499,14 +502,58 @@ func (st *step) payments() []orders.Payment {
 	return []orders.Payment{orders.PayOnDelivery}
 }
 
-// offered reports whether p may be chosen here.
+// offered reports whether p is offered on this conversation's channel.
 func (st *step) offered(p orders.Payment) bool {
-	for _, q := range st.payments() {
-		if p == q && p != "" {
-			return true
+	return p != "" && slices.Contains(st.payments(), p)
+}
+
+// choices lists the payment methods this cart may be paid with: the
+// channel's, Telegram Stars only when every line has a Stars price.
+func (st *step) choices() []orders.Payment {
+	var ps []orders.Payment
+	for _, p := range st.payments() {
+		if p == orders.PayStars {
+			if _, ok := st.starsTotal(); !ok {
+				continue
+			}
+		}
+		ps = append(ps, p)
+	}
+	return ps
+}
+
+// choosable reports whether this cart may be paid with p.
+func (st *step) choosable(p orders.Payment) bool {
+	return p != "" && slices.Contains(st.choices(), p)
+}
+
+// starsTotal is what the cart costs in Telegram Stars, when every line can
+// be paid so: a digital product with a Stars price.
+func (st *step) starsTotal() (orders.Money, bool) {
+	total := orders.Money{Currency: orders.CurrencyStars}
+	for _, l := range st.s.Cart {
+		price, ok := st.starsPrice(l.VariantSKU)
+		if !ok {
+			return total, false
+		}
+		sub, ok := price.Mul(l.Quantity)
+		if !ok {
+			return total, false
+		}
+		if total, ok = total.Add(sub); !ok {
+			return total, false
 		}
 	}
-	return false
+	return total, len(st.s.Cart) > 0
+}
+
+// starsPrice is a variant's Stars price in the catalog snapshot.
+func (st *step) starsPrice(sku string) (orders.Money, bool) {
+	v, p, ok := st.cat.Variant(sku)
+	if !ok || !p.Active || p.Kind != orders.KindDigital {
+		return orders.Money{}, false
+	}
+	return v.StarsPrice()
 }
 
 // search shows the products whose name or SKU contains text.
@@ -717,7 +764,9 @@ func (st *step) missingSlot() Event {
 		return EventAskName
 	case c.Phone == "":
 		return EventAskPhone
-	case c.Payment == "":
+	case c.Payment == "" || !st.choosable(c.Payment):
+		// Not chosen yet, or the cart changed so that it no longer can be
+		// paid this way (Telegram Stars).
 		return EventAskPayment
 	}
 	return ""
@@ -766,7 +815,9 @@ func (st *step) applyProblems(problems []orders.Problem) {
 		switch pr.Kind {
 		case orders.ProblemPriceChanged:
 			st.notice("changed_price", name, pr.Shown.String(), pr.Current.String())
-			s.Cart[i].UnitPrice = pr.Current
+			if pr.Current.Currency == s.Cart[i].UnitPrice.Currency {
+				s.Cart[i].UnitPrice = pr.Current
+			}
 		case orders.ProblemLowStock:
 			st.notice("changed_low", pr.Available, name, pr.Available)
 			s.Cart[i].Quantity = pr.Available

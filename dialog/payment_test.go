@@ -119,3 +119,56 @@ func TestLatePayment(t *testing.T) {
 	h.send(dialog.Inbound{Payment: &dialog.PaymentEvent{OrderNumber: o.Number, ChargeID: "late", Amount: o.Total}})
 	h.expect("already been cancelled", "refunded")
 }
+
+// withStars offers every method, Telegram Stars included.
+func withStars(c *dialog.Config) {
+	c.Payments = map[string][]orders.Payment{"console": {orders.PayOnDelivery, orders.PayTelegram, orders.PayStars}}
+}
+
+func TestPayInStars(t *testing.T) {
+	for _, lang := range dialog.Languages {
+		t.Run(lang, func(t *testing.T) {
+			ctx := context.Background()
+			h := newHarness(t, lang, withStars)
+			h.say(pick(lang, "gift", "礼品卡"))
+			h.press(pick(lang, "Gift card", "礼品卡"))
+			h.press(pick(lang, "¥100", "100元"))
+			h.say("2")
+			h.press(pick(lang, "Check out", "去结算"))
+			h.say("Li Lei")
+			h.say("+8613800138000")
+			h.expect(pick(lang, "Pay in Telegram Stars", "Telegram 星星支付"))
+			h.press(pick(lang, "Pay in Telegram Stars", "Telegram 星星支付"))
+			h.expect("⭐1400")
+			h.press(pick(lang, "Confirm order", "确认下单"))
+			o := h.orders()[0]
+			if o.Status != orders.StatusPendingPayment || o.Payment != orders.PayStars || o.Total != (orders.Money{Amount: 1400, Currency: "XTR"}) {
+				t.Fatalf("order %s paid by %s, total %v", o.Status, o.Payment, o.Total)
+			}
+			if inv := h.invoice(); inv.Total != o.Total || inv.Lines[0].Amount.Currency != "XTR" {
+				t.Fatalf("invoice = %+v", inv)
+			}
+			if ok, reason, err := h.eng.PreCheckout(ctx, h.key, o.Number, o.Total); !ok || err != nil {
+				t.Fatalf("PreCheckout = %v, %q, %v", ok, reason, err)
+			}
+			h.send(dialog.Inbound{Payment: &dialog.PaymentEvent{OrderNumber: o.Number, ChargeID: "stars_1", Amount: o.Total}})
+			h.expect(pick(lang, "Payment received", "已收到付款"))
+			if got := h.orders()[0]; got.Status != orders.StatusPendingShipment {
+				t.Fatalf("status = %s after payment", got.Status)
+			}
+
+			// A cart with goods in it cannot be paid in Stars.
+			h.fillCart()
+			h.press(pick(lang, "Check out", "去结算"))
+			h.say("88 Century Avenue, Shanghai")
+			h.press(pick(lang, "Use", "使用"))
+			h.press(pick(lang, "Use", "使用"))
+			h.expectState(dialog.StatePayment)
+			if strings.Contains(h.text(), "⭐") {
+				t.Fatalf("Stars offered for goods:\n%s", h.text())
+			}
+			h.say(pick(lang, "stars", "星星"))
+			h.expect(pick(lang, "Please choose a payment method", "请用按钮选择付款方式"))
+		})
+	}
+}

@@ -34,7 +34,7 @@ func (st *step) render(ctx context.Context) error {
 		r = st.renderSlot()
 	case StatePayment:
 		r = Reply{Text: st.t("ask_payment")}
-		for _, p := range st.payments() {
+		for _, p := range st.choices() {
 			r.Buttons = append(r.Buttons, []Button{{st.payLabel(p), st.action("pay", string(p))}})
 		}
 		r.Buttons = append(r.Buttons, st.navRow(true, false))
@@ -240,6 +240,8 @@ func (st *step) payLabel(p orders.Payment) string {
 		return st.t("pay_cod")
 	case orders.PayTelegram:
 		return st.t("pay_telegram")
+	case orders.PayStars:
+		return st.t("pay_stars")
 	}
 	return string(p)
 }
@@ -364,6 +366,9 @@ func (st *step) renderReview() Reply {
 	}
 	b.WriteString("\n" + st.t("review_contact", s.Checkout.Name, s.Checkout.Phone))
 	b.WriteString("\n" + st.t("review_payment", st.payLabel(s.Checkout.Payment)))
+	if total, ok := st.starsTotal(); ok && s.Checkout.Payment == orders.PayStars {
+		b.WriteString("\n" + st.t("review_stars", total.String()))
+	}
 	rows := [][]Button{{{st.t("btn_confirm"), st.action("confirm")}}}
 	change := []Button{}
 	if st.needsAddress() {

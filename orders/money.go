@@ -23,7 +23,7 @@ func MinorDigits(currency string) int {
 	return 2
 }
 
-var symbols = map[string]string{"CNY": "¥", "USD": "$", "EUR": "€", "GBP": "£", "JPY": "JP¥"}
+var symbols = map[string]string{"CNY": "¥", "USD": "$", "EUR": "€", "GBP": "£", "JPY": "JP¥", CurrencyStars: "⭐"}
 
 // String formats the amount with its currency symbol or code, e.g. "¥12.50".
 func (m Money) String() string {

@@ -260,7 +260,7 @@ func TestStarsPaymentMovesOrderOnce(t *testing.T) {
 	}
 	want := []orders.Change{
 		{To: orders.StatusPendingPayment, Actor: orders.ActorCustomer, At: o.CreatedAt},
-		{From: orders.StatusPendingPayment, To: orders.StatusPendingShipment, Actor: orders.ActorPayment, Note: "paid XTR 1000", At: p.At},
+		{From: orders.StatusPendingPayment, To: orders.StatusPendingShipment, Actor: orders.ActorPayment, Note: "paid ⭐1000", At: p.At},
 	}
 	if !reflect.DeepEqual(got.History, want) {
 		t.Errorf("history = %+v, want %+v", got.History, want)
