@@ -820,3 +820,38 @@ func TestOneCharacterChineseSearch(t *testing.T) {
 	h.expect("中性笔", "笔记本")
 	h.expectState(dialog.StateProducts)
 }
+
+// Every notification of an existing order carries its card, in the
+// customer's language: the whole order with its current status.
+func TestNotificationCard(t *testing.T) {
+	h := newHarness(t, "zh")
+	h.fillCart()
+	h.checkoutToReview()
+	h.press("确认下单")
+	o := h.orders()[0]
+	ctx := context.Background()
+	shipped, err := h.svc.Advance(ctx, o.Number, orders.Transition{To: orders.StatusShipped, Tracking: "SF42"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []struct {
+		note  orders.Notification
+		texts int
+	}{
+		{orders.Notification{OrderNumber: o.Number, To: orders.StatusPendingShipment, Actor: orders.ActorCustomer, Customer: o.Customer}, 0},
+		{orders.Notification{OrderNumber: o.Number, From: orders.StatusPendingShipment, To: orders.StatusShipped, Tracking: "SF42", Actor: "operator", Customer: o.Customer}, 1},
+	} {
+		replies, err := h.eng.RenderNotification(ctx, n.note)
+		if err != nil || len(replies) != 1+n.texts {
+			t.Fatalf("%s: %+v, %v", n.note.To, replies, err)
+		}
+		card := replies[0]
+		if card.Card != o.Number || !strings.HasPrefix(card.Text, dialog.CardMark) ||
+			!strings.Contains(card.Text, "已发货") || !strings.Contains(card.Text, "SF42") || !strings.Contains(card.Text, shipped.Total.String()) {
+			t.Fatalf("card = %+v", card)
+		}
+		if n.texts == 1 && (replies[1].Card != "" || !strings.Contains(replies[1].Text, "物流单号 SF42")) {
+			t.Fatalf("notification = %+v", replies[1])
+		}
+	}
+}

@@ -75,7 +75,16 @@ type Reply struct {
 	Request      Request    `json:"request,omitempty"`
 	Invoice      *Invoice   `json:"invoice,omitempty"`      // send an invoice (after the text)
 	Notification bool       `json:"notification,omitempty"` // pushed, not an answer
+	// Card names the order this reply is the card of: a summary of the
+	// order and its current status. A channel that can edit messages keeps
+	// one card message per order and edits it as the status changes; one
+	// that cannot skips card replies (the notification beside says what
+	// changed).
+	Card string `json:"card,omitempty"`
 }
+
+// CardMark starts the text of every order card.
+const CardMark = "🧾"
 
 // Invoice asks the channel to collect a payment for an order.
 type Invoice struct {

@@ -476,19 +476,34 @@ func (st *step) renderHelp() Reply {
 }
 
 // RenderNotification words an outbox notification in the customer's current
-// language. A placement, or a change the customer made themselves (a
-// cancellation in the chat), has nothing to add: the conversation already
-// said so.
+// language: the order's card, then a message saying what changed. A
+// placement, or a change the customer made themselves (a cancellation in
+// the chat, a payment), gets the card only: the conversation already said so.
 func (e *Engine) RenderNotification(ctx context.Context, n orders.Notification) ([]Reply, error) {
-	if n.From == "" || n.Actor == orders.ActorCustomer || n.Actor == orders.ActorPayment {
-		return nil, nil
-	}
 	key := Key{Channel: n.Customer.Channel, Chat: n.Customer.Chat, User: n.Customer.User}
 	lang := NormalizeLang(n.Customer.Lang)
 	if s, found, err := e.store.Load(ctx, key); err != nil {
 		return nil, err
 	} else if found && s.Lang != "" {
 		lang = s.Lang
+	}
+	var replies []Reply
+	switch o, err := e.svc.Order(ctx, n.OrderNumber); orders.ErrorCode(err) {
+	case "":
+		view := &step{e: e, s: &Session{Key: key, Lang: lang}}
+		replies = append(replies, Reply{
+			Text:    CardMark + " " + view.orderText(o),
+			Buttons: [][]Button{{{T(lang, "btn_view_order", o.Number), GlobalAction(cmdOrder, o.Number)}}},
+			Card:    o.Number,
+		})
+	case orders.ENOTFOUND, orders.EINVALID:
+		// No order to show a card of (an operator removed it): the
+		// notification alone says what changed.
+	default:
+		return nil, err
+	}
+	if n.From == "" || n.Actor == orders.ActorCustomer || n.Actor == orders.ActorPayment {
+		return replies, nil
 	}
 	var text string
 	switch {
@@ -502,8 +517,8 @@ func (e *Engine) RenderNotification(ctx context.Context, n orders.Notification) 
 	if n.Note != "" && n.Actor != orders.ActorSystem && n.Actor != orders.ActorPayment {
 		text += "\n" + T(lang, "notify_note", n.Note)
 	}
-	return []Reply{{
+	return append(replies, Reply{
 		Text:    text,
 		Buttons: [][]Button{{{T(lang, "btn_view_order", n.OrderNumber), GlobalAction(cmdOrder, n.OrderNumber)}}},
-	}}, nil
+	}), nil
 }

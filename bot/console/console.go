@@ -265,10 +265,19 @@ func (c *Chat) Send(_ context.Context, to dialog.Key, replies []dialog.Reply) er
 	if to != c.key {
 		return fmt.Errorf("console: notification for another conversation")
 	}
-	for i := range replies {
-		replies[i].Notification = true
+	// A terminal cannot edit what it printed: order cards are skipped, the
+	// notification beside them says what changed.
+	var shown []dialog.Reply
+	for _, r := range replies {
+		if r.Card == "" {
+			r.Notification = true
+			shown = append(shown, r)
+		}
 	}
-	c.write(replies, true, false)
+	if len(shown) == 0 {
+		return nil
+	}
+	c.write(shown, true, false)
 	c.prompt()
 	return nil
 }

@@ -63,6 +63,10 @@ type Config struct {
 	// Checkout checks pre-checkout queries before Telegram charges; nil
 	// refuses every payment.
 	Checkout Checkout
+	// Cards remembers which message shows each order's card, so that it is
+	// edited in place as the status changes. Default: kept in this
+	// process only (a restart then sends new cards).
+	Cards Cards
 	// Logger receives operator logs: never message text, names, phone
 	// numbers, locations or the token. Default: discard.
 	Logger *slog.Logger
@@ -92,6 +96,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Cards == nil {
+		c.Cards = &memoryCards{refs: make(map[string]string)}
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -641,8 +648,16 @@ func (b *Bot) Send(ctx context.Context, to dialog.Key, replies []dialog.Reply) e
 	if err != nil || chat == 0 {
 		return fmt.Errorf("telegram: %w: chat id %q is not a Telegram chat", bot.ErrUnreachable, to.Chat)
 	}
-	msgs := b.compose(replies, "", false)
-	if len(msgs) == 0 {
+	var cards, rest []dialog.Reply
+	for _, r := range replies {
+		if r.Card != "" {
+			cards = append(cards, r)
+		} else {
+			rest = append(rest, r)
+		}
+	}
+	msgs := b.compose(rest, "", false)
+	if len(msgs) == 0 && len(cards) == 0 {
 		return nil
 	}
 	c, err := b.pace.acquire(ctx, chat)
@@ -652,6 +667,14 @@ func (b *Bot) Send(ctx context.Context, to dialog.Key, replies []dialog.Reply) e
 	defer b.pace.release(c)
 	p := sendRetry
 	p.before = func(ctx context.Context) error { return b.pace.wait(ctx, c) }
+	for _, card := range cards {
+		if err := b.putCard(ctx, chat, card, p); err != nil {
+			if asAPIError(err).unreachable() {
+				return fmt.Errorf("telegram: send: %w: %w", bot.ErrUnreachable, err)
+			}
+			return fmt.Errorf("telegram: send: %w", err)
+		}
+	}
 	for _, m := range msgs {
 		if err := b.post(ctx, chat, m, p); err != nil {
 			if asAPIError(err).unreachable() {

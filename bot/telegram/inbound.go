@@ -30,7 +30,8 @@ const (
 const reasonPayment = "successful payment without an order number, charge id or amount"
 
 // notificationMark starts every notification, so a button pressed on one
-// (View order) opens a new message instead of overwriting the notification.
+// (View order) opens a new message instead of overwriting the notification;
+// order cards (dialog.CardMark) are kept the same way.
 const notificationMark = "🔔"
 
 // incoming is an update as the adapter understands it: the channel-neutral
@@ -199,7 +200,8 @@ func parseCallback(inc *incoming, q *tgbotapi.CallbackQuery, me tgbotapi.User) {
 	// Edit in place only our own text messages that are still accessible
 	// (Telegram sends date 0 for old ones) and are not notifications.
 	inc.editable = m.MessageID != 0 && m.Date != 0 && len(m.Photo) == 0 && m.Invoice == nil &&
-		(m.From == nil || me.ID == 0 || m.From.ID == me.ID) && !strings.HasPrefix(m.Text, notificationMark)
+		(m.From == nil || me.ID == 0 || m.From.ID == me.ID) &&
+		!strings.HasPrefix(m.Text, notificationMark) && !strings.HasPrefix(m.Text, dialog.CardMark)
 }
 
 // splitCommand splits "/cmd@Bot args" into "/cmd", "Bot" and "args"; cmd is

@@ -70,6 +70,7 @@ func runServe(ctx context.Context, cfg *Config, logger *slog.Logger, args []stri
 			ImageDir:        cfg.imageDir(),
 			ProviderToken:   env("TELEGRAM_PAYMENT_PROVIDER_TOKEN"),
 			Checkout:        engine,
+			Cards:           dialogsql.NewCards(a.store.DB()),
 			Logger:          logger,
 		}
 		if tcfg.WebhookURL != "" {

@@ -16,6 +16,7 @@ import (
 	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
 
 	"orderbot/bot/telegram/telegramtest"
+	"orderbot/dialog"
 )
 
 // server is a running `orderbot serve`, in process.
@@ -239,6 +240,17 @@ func TestServeTelegramPolling(t *testing.T) {
 		t.Fatal(errOut)
 	}
 	c.waitText(seq, "has shipped, tracking SF777")
+
+	// The order's card, sent at placement, now shows the new status.
+	var cards []string
+	for _, m := range fake.Messages(c.user.ID) {
+		if strings.HasPrefix(m.Text, dialog.CardMark) {
+			cards = append(cards, m.Text)
+		}
+	}
+	if len(cards) != 1 || !strings.Contains(cards[0], number) || !strings.Contains(cards[0], "SF777") {
+		t.Fatalf("order cards in the chat: %q", cards)
+	}
 }
 
 func TestServeTelegramWebhook(t *testing.T) {

@@ -69,6 +69,12 @@ func Migrate(ctx context.Context, db *sqlx.DB) error {
 			seen_at BIGINT NOT NULL
 		)`,
 		`CREATE INDEX IF NOT EXISTS seen_messages_at ON seen_messages (seen_at)`,
+		`CREATE TABLE IF NOT EXISTS order_cards (
+			channel      TEXT NOT NULL,
+			order_number TEXT NOT NULL,
+			ref          TEXT NOT NULL,
+			PRIMARY KEY (channel, order_number)
+		)`,
 	} {
 		if _, err := db.ExecContext(ctx, q); err != nil {
 			return fmt.Errorf("migrate sessions: %w", err)

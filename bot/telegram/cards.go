@@ -1,0 +1,112 @@
+package telegram
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"html"
+	"strconv"
+	"strings"
+	"sync"
+
+	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
+
+	"orderbot/dialog"
+)
+
+// Cards remembers the message that shows each order's card on a channel
+// (dialog/sqlstore.Cards keeps them in the database).
+type Cards interface {
+	CardRef(ctx context.Context, channel, order string) (ref string, ok bool, err error)
+	SaveCardRef(ctx context.Context, channel, order, ref string) error
+}
+
+// putCard shows an order's card: by editing the message that shows it
+// already, or, the first time or when that message can no longer be
+// edited (deleted, too old), by sending a new one and remembering it. A
+// card that is already up to date is left alone, so a retried notification
+// changes nothing.
+func (b *Bot) putCard(ctx context.Context, chat int64, r dialog.Reply, p retryPolicy) error {
+	txt := clean(r.Text)
+	if utf16Len(txt) > maxText {
+		txt = splitText(txt, maxText-1)[0] + "…"
+	}
+	kb := b.keyboard(r.Buttons)
+	ref, found, err := b.cfg.Cards.CardRef(ctx, Channel, r.Card)
+	if err != nil {
+		b.log.Warn("order card not found; sending a new one", "order", r.Card, "err", err)
+	}
+	if refChat, id, ok := parseCardRef(ref); found && ok && refChat == chat {
+		edit := tgbotapi.EditMessageTextConfig{
+			BaseEdit:              tgbotapi.BaseEdit{ChatID: chat, MessageID: id, ReplyMarkup: kb},
+			Text:                  html.EscapeString(txt),
+			ParseMode:             tgbotapi.ModeHTML,
+			DisableWebPagePreview: true,
+		}
+		_, err := b.requestRetry(ctx, "editMessageText", edit, p)
+		ae := asAPIError(err)
+		switch {
+		case err == nil, ae.notModified():
+			return nil
+		case ae.transient(), ae.unreachable(), ctx.Err() != nil:
+			return err
+		}
+		b.log.Debug("order card cannot be edited; sending a new one", "order", r.Card, "method", "editMessageText", "err", err)
+	}
+	msg := tgbotapi.MessageConfig{
+		BaseChat:              tgbotapi.BaseChat{ChatID: chat, ReplyMarkup: kb},
+		Text:                  html.EscapeString(txt),
+		ParseMode:             tgbotapi.ModeHTML,
+		DisableWebPagePreview: true,
+	}
+	if kb == nil {
+		msg.ReplyMarkup = nil
+	}
+	result, err := b.requestRetry(ctx, "sendMessage", msg, p)
+	if err != nil {
+		return err
+	}
+	var sent tgbotapi.Message
+	if json.Unmarshal(result, &sent) != nil || sent.MessageID == 0 {
+		return nil // shown, but cannot be edited later: the next change sends a new card
+	}
+	if err := b.cfg.Cards.SaveCardRef(ctx, Channel, r.Card, fmt.Sprintf("%d:%d", chat, sent.MessageID)); err != nil {
+		b.log.Warn("order card not remembered; the next change sends a new one", "order", r.Card, "err", err)
+	}
+	return nil
+}
+
+// parseCardRef reads "chat:message".
+func parseCardRef(ref string) (chat int64, message int, ok bool) {
+	c, m, found := strings.Cut(ref, ":")
+	chat, err1 := strconv.ParseInt(c, 10, 64)
+	message, err2 := strconv.Atoi(m)
+	return chat, message, found && err1 == nil && err2 == nil && message > 0
+}
+
+// memoryCards keeps card references in this process only.
+type memoryCards struct {
+	mu   sync.Mutex
+	refs map[string]string
+}
+
+// maxMemoryCards bounds memoryCards; past it, every card is forgotten
+// (each order's next change sends a new card).
+const maxMemoryCards = 100000
+
+func (m *memoryCards) CardRef(_ context.Context, channel, order string) (string, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	ref, ok := m.refs[channel+"\x00"+order]
+	return ref, ok, nil
+}
+
+func (m *memoryCards) SaveCardRef(_ context.Context, channel, order, ref string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.refs) >= maxMemoryCards {
+		clear(m.refs)
+	}
+	m.refs[channel+"\x00"+order] = ref
+	return nil
+}
