@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -116,9 +117,10 @@ func TestHubWithEngine(t *testing.T) {
 
 // recorder is a channel that records what it is sent and can be told to fail.
 type recorder struct {
-	mu   sync.Mutex
-	fail bool
-	sent []string
+	mu    sync.Mutex
+	fail  bool
+	sent  []string
+	cards []string // the orders whose card was sent
 }
 
 func (r *recorder) Send(_ context.Context, to dialog.Key, replies []dialog.Reply) error {
@@ -128,6 +130,10 @@ func (r *recorder) Send(_ context.Context, to dialog.Key, replies []dialog.Reply
 		return fmt.Errorf("channel down")
 	}
 	for _, rep := range replies {
+		if rep.Card != "" {
+			r.cards = append(r.cards, rep.Card)
+			continue
+		}
 		r.sent = append(r.sent, to.User+": "+rep.Text)
 	}
 	return nil
@@ -172,5 +178,9 @@ func TestNotifierOnSQLite(t *testing.T) {
 	want := "li: 您的订单 " + o.Number + " 已发货，物流单号 SF42。"
 	if len(rec.sent) != 1 || rec.sent[0] != want {
 		t.Fatalf("sent %q, want exactly [%q]", rec.sent, want)
+	}
+	// The card went with the placement and with the change.
+	if !slices.Equal(rec.cards, []string{o.Number, o.Number}) {
+		t.Fatalf("cards sent: %q", rec.cards)
 	}
 }
