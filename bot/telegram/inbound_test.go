@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -262,5 +263,20 @@ func FuzzSplitText(f *testing.F) {
 		if got, want := strings.Join(strings.Fields(b.String()), ""), strings.Join(strings.Fields(s), ""); got != want {
 			t.Fatalf("lost text: %q → %q", s, got)
 		}
+	})
+}
+
+// FuzzParseCardRef: stored card references read back what was written, and
+// anything else is refused without a panic.
+func FuzzParseCardRef(f *testing.F) {
+	f.Add(int64(512345678), 1524, "3kq9v0z2")
+	f.Add(int64(-1001987654321), 1, "")
+	f.Fuzz(func(t *testing.T, chat int64, message int, sum string) {
+		ref := strconv.FormatInt(chat, 10) + ":" + strconv.Itoa(message) + ":" + sum
+		c, m, s, ok := parseCardRef(ref)
+		if ok != (message > 0) || (ok && (c != chat || m != message || s != sum)) {
+			t.Fatalf("%q read as %d %d %q %v", ref, c, m, s, ok)
+		}
+		parseCardRef(sum) // arbitrary text
 	})
 }

@@ -422,3 +422,54 @@ func (l *lockedBuilder) Write(p []byte) (int, error) {
 	defer l.mu.Unlock()
 	return l.b.Write(p)
 }
+
+// Telegram Stars need no payment provider: a gift card (digital, with a
+// Stars price) ordered by polling is invoiced in XTR without a provider
+// token, and paid.
+func TestServeTelegramStars(t *testing.T) {
+	fake := telegramtest.NewServer(t)
+	env := tgEnv(t, fake)
+	startServe(t, env)
+	user := telegramtest.NewUser(6262, "en")
+	c := &tgCustomer{t: t, fake: fake, user: user, push: func(u tgbotapi.Update) { fake.PushUpdate(u) }}
+	c.say("/start p_gift-card", "Gift card")
+	c.tap("¥50", "How many")
+	c.say("2", "Your cart")
+	c.tap("Check out", "Who will receive")
+	c.say("Li Lei", "phone number")
+	c.send(c.fake.Contact(user, "8613800138000", user.ID), "How would you like to pay")
+	if calls := fake.Calls("sendMessage"); strings.Contains(calls[len(calls)-1].Param("reply_markup"), "by card") {
+		t.Fatal("card payment offered without a payment provider")
+	}
+	c.tap("Pay in Telegram Stars", "⭐700")
+	u := c.button("Confirm order")
+	seq := fake.LastSeq()
+	c.push(u)
+	c.waitText(seq, "is reserved")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if _, err := fake.WaitFor(ctx, telegramtest.Method("sendInvoice")); err != nil {
+		t.Fatal(err)
+	}
+	inv := fake.Invoices()[0]
+	if inv.Currency != "XTR" || inv.ProviderToken != "" || inv.Total != 700 || len(inv.Prices) != 1 {
+		t.Fatalf("stars invoice %+v", inv)
+	}
+	q := fake.PreCheckout(user, "XTR", inv.Total, inv.Payload)
+	fake.PushUpdate(q)
+	if _, err := fake.WaitFor(ctx, telegramtest.Method("answerPreCheckoutQuery")); err != nil {
+		t.Fatal(err)
+	}
+	if a := fake.CheckoutAnswer(q.PreCheckoutQuery.ID); !a.OK {
+		t.Fatalf("pre-checkout answered %+v", a)
+	}
+	c.send(fake.SuccessfulPayment(user, "XTR", inv.Total, inv.Payload, "stars-charge-1"), "Payment received")
+	out, errOut, code := runCmd(t, env, "orders", "show", inv.Payload)
+	if code != 0 {
+		t.Fatal(errOut)
+	}
+	if !strings.Contains(out, "pending_shipment") || !strings.Contains(out, "⭐700") {
+		t.Fatalf("order after paying in Stars:\n%s", out)
+	}
+}
