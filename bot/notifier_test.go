@@ -704,7 +704,14 @@ func TestNotifierSendsConversationsInParallel(t *testing.T) {
 		}
 		done <- n
 	}()
-	bobDone.Wait() // both of bob's were sent while alice's first hung
+	bobSent := make(chan struct{})
+	go func() { bobDone.Wait(); close(bobSent) }()
+	select {
+	case <-bobSent: // both of bob's were sent while alice's first hung
+	case <-time.After(10 * time.Second):
+		close(release)
+		t.Fatal("bob's notifications waited for alice's")
+	}
 	close(release)
 	if n := recv(t, "the pass", done); n != 4 {
 		t.Errorf("delivered %d, want 4", n)
@@ -714,5 +721,22 @@ func TestNotifierSendsConversationsInParallel(t *testing.T) {
 	}
 	if got := f.sender.orders(keyOf(bob)); !slices.Equal(got, []string{"OB-B1", "OB-B2"}) {
 		t.Errorf("bob got %v", got)
+	}
+}
+
+// A conversation waiting for a free slot starts only while the lease
+// allows: with one slot and a 31 s send, the second conversation is left
+// for a later pass.
+func TestNotifierLeaseLimitsWaitingConversations(t *testing.T) {
+	f := newNotifierFixture(t, NotifierConfig{Lease: time.Minute, Timeout: 10 * time.Second, Parallel: 1}, textRenderer{})
+	f.sender.fail = func(dialog.Key, []dialog.Reply) error {
+		f.clock.Advance(31 * time.Second)
+		return nil
+	}
+	f.out.add(alice, "OB-1", orders.StatusShipped)
+	id2 := f.out.add(bob, "OB-2", orders.StatusShipped)
+	f.mustDeliverDue(t, 1)
+	if r := f.out.row(id2); r.delivered || r.n.Attempts != 0 {
+		t.Errorf("second conversation delivered %v, attempts %d; want left for a later pass", r.delivered, r.n.Attempts)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"orderbot/orders"
 )
@@ -152,19 +153,19 @@ func (st *step) sendInvoice(ctx context.Context) error {
 	return nil
 }
 
-// confirmPayment records a payment the channel confirmed.
+// confirmPayment records a payment the channel confirmed (the channel may
+// have recorded it already: RecordPayment) and tells the customer.
 func (st *step) confirmPayment(ctx context.Context) error {
 	p := st.paid
-	method := orders.PayTelegram
-	if p.Amount.Currency == orders.CurrencyStars {
-		method = orders.PayStars
-	}
-	o, err := st.e.svc.ConfirmPayment(ctx, p.OrderNumber, orders.ReceivedPayment{
-		ChargeID: p.ChargeID, Method: method, Amount: p.Amount, At: st.now,
-	})
+	o, err := st.e.svc.ConfirmPayment(ctx, p.OrderNumber, received(*p, st.now))
 	switch orders.ErrorCode(err) {
 	case "":
-		st.notice("paid", o.Number)
+		if o.Status == orders.StatusCancelled {
+			// Seen before, for an order that had expired.
+			st.notice("paid_late", o.Number)
+		} else {
+			st.notice("paid", o.Number)
+		}
 	case orders.ECONFLICT:
 		st.e.cfg.Logger.Warn("payment for an order no longer payable", "conv", st.s.Key.String(), "order", p.OrderNumber)
 		st.notice("paid_late", p.OrderNumber)
@@ -181,6 +182,42 @@ func (st *step) confirmPayment(ctx context.Context) error {
 	return nil
 }
 
+// received is a channel's payment event as the order core records it.
+func received(p PaymentEvent, at time.Time) orders.ReceivedPayment {
+	method := orders.PayTelegram
+	if p.Amount.Currency == orders.CurrencyStars {
+		method = orders.PayStars
+	}
+	return orders.ReceivedPayment{ChargeID: p.ChargeID, Method: method, Amount: p.Amount, At: at}
+}
+
+// RecordPayment records a payment a channel confirmed, before the channel
+// acknowledges it to its provider: money that moved is then never lost,
+// even when the conversation's answer is (a full queue, a crash). It is
+// recorded once per charge id, so the payment event that follows through
+// the conversation changes nothing more. A payment for an order that no
+// longer waits for one (it expired) is recorded for a refund, logged for
+// the operator, and not an error; nor is one for an unknown order, which
+// no retry would help. Other errors mean: try again.
+func (e *Engine) RecordPayment(ctx context.Context, key Key, p PaymentEvent) error {
+	_, err := e.svc.ConfirmPayment(ctx, p.OrderNumber, received(p, e.cfg.Now()))
+	switch orders.ErrorCode(err) {
+	case "":
+		return nil
+	case orders.ECONFLICT:
+		e.cfg.Logger.Warn("payment for an order no longer payable; refund it", "conv", key.String(), "order", p.OrderNumber)
+		return nil
+	case orders.ENOTFOUND, orders.EINVALID:
+		e.cfg.Logger.Error("payment for no known order; refund it", "conv", key.String(), "order", truncate(p.OrderNumber, 20))
+		return nil
+	}
+	return err
+}
+
+// payGrace is how long before its expiry an order stops taking payments:
+// enough for a payment approved at the last moment to complete first.
+func payGrace(ttl time.Duration) time.Duration { return min(2*time.Minute, ttl/4) }
+
 // PreCheckout answers a channel's last check before it charges the
 // customer: whether the order can still be paid this amount. reason is for
 // the customer, in their language, when it cannot.
@@ -194,6 +231,12 @@ func (e *Engine) PreCheckout(ctx context.Context, key Key, number string, amount
 	case err == nil:
 		if o.Customer.Channel != key.Channel || o.Customer.User != key.User {
 			return false, T(lang, "order_not_found", number), nil
+		}
+		// Close to its expiry an order is no longer paid for: the payment
+		// would race the expiry, and the customer be charged for an order
+		// cancelled a moment later.
+		if e.cfg.Now().Sub(o.CreatedAt) > e.cfg.PaymentTTL-payGrace(e.cfg.PaymentTTL) {
+			return false, T(lang, "pay_expiring", o.Number), nil
 		}
 		return true, "", nil
 	case orders.ErrorCode(err) == orders.ENOTFOUND || orders.ErrorCode(err) == orders.EINVALID:

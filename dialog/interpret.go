@@ -507,19 +507,42 @@ func (st *step) offered(p orders.Payment) bool {
 	return p != "" && slices.Contains(st.payments(), p)
 }
 
+// MaxStarsInvoice is the most Telegram Stars one order is offered to be
+// paid with: a conservative ceiling below what Telegram accepts in one
+// invoice. Larger carts are paid another way.
+const MaxStarsInvoice = 10000
+
 // choices lists the payment methods this cart may be paid with: the
-// channel's, Telegram Stars only when every line has a Stars price.
+// channel's, Telegram Stars only when every line has a Stars price (and
+// the total stays under MaxStarsInvoice), and never a card through
+// Telegram's payment providers for digital products, which Telegram sells
+// for Stars only.
 func (st *step) choices() []orders.Payment {
 	var ps []orders.Payment
 	for _, p := range st.payments() {
-		if p == orders.PayStars {
-			if _, ok := st.starsTotal(); !ok {
+		switch p {
+		case orders.PayStars:
+			if total, ok := st.starsTotal(); !ok || total.Amount > MaxStarsInvoice {
+				continue
+			}
+		case orders.PayTelegram:
+			if st.hasDigital() {
 				continue
 			}
 		}
 		ps = append(ps, p)
 	}
 	return ps
+}
+
+// hasDigital reports whether the cart has a digital product.
+func (st *step) hasDigital() bool {
+	for _, l := range st.s.Cart {
+		if _, p, ok := st.cat.Variant(l.VariantSKU); ok && p.Kind == orders.KindDigital {
+			return true
+		}
+	}
+	return false
 }
 
 // choosable reports whether this cart may be paid with p.

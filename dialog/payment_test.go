@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"orderbot/dialog"
 	"orderbot/orders"
@@ -138,6 +139,9 @@ func TestPayInStars(t *testing.T) {
 			h.say("Li Lei")
 			h.say("+8613800138000")
 			h.expect(pick(lang, "Pay in Telegram Stars", "Telegram 星星支付"))
+			if strings.Contains(h.text(), pick(lang, "by card", "在线支付")) {
+				t.Fatalf("a card offered for digital products, which Telegram sells for Stars only:\n%s", h.text())
+			}
 			h.press(pick(lang, "Pay in Telegram Stars", "Telegram 星星支付"))
 			h.expect("⭐1400")
 			h.press(pick(lang, "Confirm order", "确认下单"))
@@ -170,5 +174,37 @@ func TestPayInStars(t *testing.T) {
 			h.say(pick(lang, "stars", "星星"))
 			h.expect(pick(lang, "Please choose a payment method", "请用按钮选择付款方式"))
 		})
+	}
+}
+
+// A cart over the Stars ceiling is not offered Stars; an order about to
+// expire is no longer paid for.
+func TestStarsCeilingAndExpiringOrder(t *testing.T) {
+	now := time.Now() // the order core's clock, which stamps the order
+	h := newHarness(t, "en", withStars, func(c *dialog.Config) {
+		c.Now = func() time.Time { return now }
+	})
+	h.say("gift")
+	h.press("Gift card")
+	h.press("¥100")
+	h.say("15") // 15 × 700 stars
+	h.press("Check out")
+	h.say("Li Lei")
+	h.say("+8613800138000")
+	h.expectState(dialog.StatePayment)
+	if strings.Contains(h.text(), "Stars") {
+		t.Fatalf("Stars offered over the ceiling:\n%s", h.text())
+	}
+	h.say("/cart")
+	h.press("✏ 1.")
+	h.say("2")
+	h.press("Check out") // name and phone are kept
+	h.press("Pay in Telegram Stars")
+	h.press("Confirm order")
+	o := h.orders()[0]
+	ctx := context.Background()
+	now = now.Add(29 * time.Minute) // the order expires at 30
+	if ok, reason, err := h.eng.PreCheckout(ctx, h.key, o.Number, o.Total); ok || err != nil || !strings.Contains(reason, "about to expire") {
+		t.Fatalf("PreCheckout a minute before expiry = %v, %q, %v", ok, reason, err)
 	}
 }

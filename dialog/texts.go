@@ -93,6 +93,7 @@ var texts = map[string]msg{
 	"ask_payment":     {"How would you like to pay?", "请选择付款方式："},
 	"pay_telegram":    {"💳 Pay now by card", "💳 立即在线支付"},
 	"pay_stars":       {"⭐ Pay in Telegram Stars", "⭐ 用 Telegram 星星支付"},
+	"pay_expiring":    {"Order %s is about to expire unpaid and can no longer be paid. Please order again.", "订单 %s 即将因未付款而取消，已无法支付。请重新下单。"},
 	"review_stars":    {"To pay in Telegram Stars: %s", "应付 Telegram 星星：%s"},
 	"stars_changed":   {"The price of %s in Telegram Stars is now %s.", "%s 的 Telegram 星星价格已变为 %s。"},
 	"stars_gone":      {"%s can no longer be paid in Telegram Stars; please choose another way to pay.", "%s 已不支持用 Telegram 星星支付，请选择其他付款方式。"},

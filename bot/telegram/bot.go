@@ -419,13 +419,22 @@ func (b *Bot) poll(ctx context.Context) error {
 			continue
 		}
 		failures = 0
+		// Pre-checkout queries first: Telegram waits 10 seconds for their
+		// answer, which must not queue behind the batch's messages.
+		for _, u := range updates {
+			if u.UpdateID >= offset && u.PreCheckoutQuery != nil {
+				b.handleLocally(parseUpdate(u, b.self, b.cfg.Now()))
+			}
+		}
 		for _, u := range updates {
 			if u.UpdateID < offset {
 				continue // already taken
 			}
-			if err := b.take(ctx, u); err != nil {
-				runErr = err
-				break
+			if u.PreCheckoutQuery == nil {
+				if err := b.take(ctx, u); err != nil {
+					runErr = err
+					break
+				}
 			}
 			offset = u.UpdateID + 1
 		}
@@ -485,6 +494,11 @@ func (b *Bot) take(ctx context.Context, u tgbotapi.Update) error {
 		b.handleLocally(inc)
 		return nil
 	}
+	for attempt := 0; !b.recordPayment(ctx, inc); attempt++ {
+		if err := sleep(ctx, backoff(attempt, time.Second, 30*time.Second)); err != nil {
+			return err // not taken: Telegram sends it again after a restart
+		}
+	}
 	deadline := time.Now().Add(busyWait)
 	for attempt := 0; ; attempt++ {
 		err := b.hub.Submit(inc.in, b.deliverTo(inc))
@@ -496,7 +510,9 @@ func (b *Bot) take(ctx context.Context, u tgbotapi.Update) error {
 		case !errors.Is(err, bot.ErrBusy):
 			return fmt.Errorf("telegram: submit: %w", err)
 		}
-		if time.Now().After(deadline) {
+		if time.Now().After(deadline) && inc.in.Payment == nil {
+			// (A payment, recorded already, still waits for its turn: the
+			// customer is told it arrived.)
 			b.log.Warn("hub busy; update given up", "conv", inc.in.Key.String(), "update", u.UpdateID)
 			b.tellBusy(inc)
 			return nil

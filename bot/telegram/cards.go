@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
 
@@ -37,7 +38,8 @@ func (b *Bot) putCard(ctx context.Context, chat int64, r dialog.Reply, p retryPo
 	sum := cardSum(txt, kb)
 	ref, found, err := b.cfg.Cards.CardRef(ctx, Channel, r.Card)
 	if err != nil {
-		b.log.Warn("order card not found; sending a new one", "order", r.Card, "err", err)
+		// Sending a new card could leave two: the notification is retried.
+		return err
 	}
 	if refChat, id, shown, ok := parseCardRef(ref); found && ok && refChat == chat {
 		if shown == sum {
@@ -81,11 +83,20 @@ func (b *Bot) putCard(ctx context.Context, chat int64, r dialog.Reply, p retryPo
 	return nil
 }
 
-// saveCard remembers the message showing an order's card, and what it shows.
+// saveCard remembers the message showing an order's card, and what it
+// shows, trying a few times: a card not remembered is sent again next time.
 func (b *Bot) saveCard(ctx context.Context, order string, chat int64, message int, sum string) {
-	if err := b.cfg.Cards.SaveCardRef(ctx, Channel, order, fmt.Sprintf("%d:%d:%s", chat, message, sum)); err != nil {
-		b.log.Warn("order card not remembered; the next change sends a new one", "order", order, "err", err)
+	ref := fmt.Sprintf("%d:%d:%s", chat, message, sum)
+	var err error
+	for attempt := range 3 {
+		if err = b.cfg.Cards.SaveCardRef(ctx, Channel, order, ref); err == nil {
+			return
+		}
+		if sleep(ctx, backoff(attempt, 100*time.Millisecond, time.Second)) != nil {
+			break
+		}
 	}
+	b.log.Warn("order card not remembered; the next change sends a new one", "order", order, "err", err)
 }
 
 // cardSum identifies what a card shows.

@@ -13,11 +13,14 @@ import (
 	"orderbot/orders"
 )
 
-// Checkout makes the last check before Telegram charges a customer: can
-// this order still be paid this amount (dialog.Engine implements it).
-// reason, for the customer, says why not.
+// Checkout is the order side of payments (dialog.Engine implements it).
+// PreCheckout makes the last check before Telegram charges a customer: can
+// this order still be paid this amount; reason, for the customer, says why
+// not. RecordPayment records a successful payment, once per charge id; an
+// error means it was not recorded and must be tried again.
 type Checkout interface {
 	PreCheckout(ctx context.Context, key dialog.Key, number string, amount orders.Money) (ok bool, reason string, err error)
+	RecordPayment(ctx context.Context, key dialog.Key, p dialog.PaymentEvent) error
 }
 
 var _ Checkout = (*dialog.Engine)(nil)
@@ -47,11 +50,10 @@ func (b *Bot) answerPreCheckout(inc incoming) {
 	case b.checkouts <- struct{}{}:
 	default:
 		b.log.Warn("too many pre-checkout queries at once; refusing one", "method", "answerPreCheckoutQuery")
-		b.wg.Go(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), preCheckoutAnswer)
-			defer cancel()
-			b.sendCheckoutAnswer(ctx, inc, false, text(inc.locale, "busy"))
-		})
+		select {
+		case b.local <- func(ctx context.Context) { b.sendCheckoutAnswer(ctx, inc, false, text(inc.locale, "busy")) }:
+		default: // unanswered, Telegram cancels the payment: nothing is charged
+		}
 		return
 	}
 	b.wg.Go(func() {
@@ -80,6 +82,23 @@ func (b *Bot) checkPayable(ctx context.Context, inc incoming) (bool, string) {
 	}
 	b.log.Info("pre-checkout query answered", "conv", inc.in.Key.String(), "ok", ok)
 	return ok, reason
+}
+
+// recordPayment records a successful payment before the update is
+// acknowledged (polling moves past it, a webhook answers 200), so that a
+// payment is never lost with its update. false means it was not recorded:
+// the update must be taken again.
+func (b *Bot) recordPayment(ctx context.Context, inc incoming) bool {
+	if inc.in.Payment == nil || b.cfg.Checkout == nil {
+		return true // the conversation records it
+	}
+	rctx, cancel := context.WithTimeout(ctx, b.cfg.RequestTimeout)
+	defer cancel()
+	if err := b.cfg.Checkout.RecordPayment(rctx, inc.in.Key, *inc.in.Payment); err != nil {
+		b.log.Error("payment not recorded; will take the update again", "conv", inc.in.Key.String(), "err", err)
+		return false
+	}
+	return true
 }
 
 // sendCheckoutAnswer answers the query. The library leaves ok out when it

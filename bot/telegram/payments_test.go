@@ -2,6 +2,11 @@ package telegram_test
 
 import (
 	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -19,6 +24,27 @@ type checkout struct {
 	calls  atomic.Int32
 	number string
 	amount orders.Money
+
+	mu       sync.Mutex
+	failures int // RecordPayment fails this many more times
+	recorded []string
+}
+
+func (c *checkout) RecordPayment(_ context.Context, _ dialog.Key, p dialog.PaymentEvent) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.failures > 0 {
+		c.failures--
+		return errors.New("database is locked")
+	}
+	c.recorded = append(c.recorded, p.ChargeID)
+	return nil
+}
+
+func (c *checkout) payments() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.recorded)
 }
 
 func (c *checkout) PreCheckout(ctx context.Context, key dialog.Key, number string, amount orders.Money) (bool, string, error) {
@@ -110,4 +136,44 @@ func TestPreCheckoutAnswers(t *testing.T) {
 	if a := answer("CNY", 750); a.OK || a.After >= 10*time.Second || a.ErrorMessage == "" {
 		t.Errorf("hanging check answered %+v", a)
 	}
+}
+
+// A successful payment is recorded before the update is acknowledged: by
+// polling, a failed recording is retried before the offset moves on; by
+// webhook, it is answered 503 so that Telegram delivers it again. Then the
+// conversation hears of it.
+func TestPaymentRecordedBeforeAcknowledged(t *testing.T) {
+	t.Run("polling", func(t *testing.T) {
+		co := &checkout{failures: 1}
+		rec := newRecorder(nil)
+		e := newEnv(t, rec, telegram.Config{Checkout: co, PollTimeout: 5 * time.Second})
+		e.run()
+		user := telegramtest.NewUser(91, "en")
+		e.srv.PushUpdate(e.srv.SuccessfulPayment(user, "CNY", 750, "OB-7KX2M9Q", "charge-p"))
+		rec.waitTotal(t, 1)
+		if got := co.payments(); !slices.Equal(got, []string{"charge-p"}) {
+			t.Fatalf("recorded %v", got)
+		}
+	})
+	t.Run("webhook", func(t *testing.T) {
+		co := &checkout{failures: 1}
+		rec := newRecorder(nil)
+		e := newEnv(t, rec, telegram.Config{Checkout: co, WebhookURL: "https://bot.example.com/hook", WebhookSecret: "hook-secret"})
+		hook := httptest.NewServer(e.bot.WebhookHandler())
+		defer hook.Close()
+		u := e.srv.SuccessfulPayment(telegramtest.NewUser(92, "en"), "XTR", 700, "OB-STARS12", "charge-w")
+		if code, err := telegramtest.PostWebhook(hook.URL, "hook-secret", u); err != nil || code != http.StatusServiceUnavailable {
+			t.Fatalf("first delivery answered %d, %v; want 503 while the payment cannot be recorded", code, err)
+		}
+		if rec.total() != 0 {
+			t.Fatal("an unrecorded payment reached the conversation")
+		}
+		if code, err := telegramtest.PostWebhook(hook.URL, "hook-secret", u); err != nil || code != http.StatusOK {
+			t.Fatalf("second delivery answered %d, %v", code, err)
+		}
+		rec.waitTotal(t, 1)
+		if got := co.payments(); !slices.Equal(got, []string{"charge-w"}) {
+			t.Fatalf("recorded %v", got)
+		}
+	})
 }

@@ -1,6 +1,7 @@
 package telegram
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
@@ -95,6 +96,9 @@ func (b *Bot) accept(u tgbotapi.Update) int {
 	if inc.kind != submit {
 		b.handleLocally(inc)
 		return http.StatusOK
+	}
+	if !b.recordPayment(context.Background(), inc) {
+		return http.StatusServiceUnavailable // Telegram delivers it again
 	}
 	err := b.hub.Submit(inc.in, b.deliverTo(inc))
 	switch {

@@ -184,6 +184,9 @@ func runServe(ctx context.Context, cfg *Config, logger *slog.Logger, args []stri
 		logger.Warn("messages abandoned at shutdown", "err", err)
 	}
 	stopWork()
+	if tg != nil {
+		tg.Close() // its background work and pre-checkout answers, before the database closes
+	}
 	wg.Wait()
 	return runErr
 }

@@ -227,8 +227,8 @@ func TestPlaceOrderStarsInvalid(t *testing.T) {
 	}
 }
 
-// Card payments pay the yuan total; a Stars order waits for its total in
-// Stars and is moved on once per charge id.
+// A Stars order waits for its total in Stars (CheckPayable compares in
+// XTR) and is moved on once per charge id.
 func TestStarsPaymentMovesOrderOnce(t *testing.T) {
 	ctx := context.Background()
 	s := mustOpen(t)

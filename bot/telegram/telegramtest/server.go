@@ -41,6 +41,9 @@ const (
 	MaxTextLen     = 4096 // UTF-16 units of message text after entity parsing
 	MaxCaptionLen  = 1024 // UTF-16 units of a caption after entity parsing
 	MaxCallbackLen = 64   // bytes of callback_data
+	// MaxStarsInvoice is the largest Stars invoice the server accepts, the
+	// ceiling the bot keeps to.
+	MaxStarsInvoice = 10000
 )
 
 // Call is one request the server received.
@@ -797,7 +800,7 @@ func (s *Server) sendInvoice(c Call) (int, map[string]any) {
 		return fail(400, "Bad Request: STARS_INVOICE_INVALID")
 	case inv.Currency != "XTR" && inv.ProviderToken == "":
 		return fail(400, "Bad Request: PAYMENT_PROVIDER_INVALID")
-	case inv.Total <= 0:
+	case inv.Total <= 0, inv.Currency == "XTR" && inv.Total > MaxStarsInvoice:
 		return fail(400, "Bad Request: CURRENCY_TOTAL_AMOUNT_INVALID")
 	}
 	cs := s.chat(chat)
