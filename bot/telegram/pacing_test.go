@@ -1,7 +1,6 @@
 package telegram_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -13,11 +12,9 @@ import (
 	"orderbot/bot"
 	"orderbot/bot/telegram"
 	"orderbot/bot/telegram/telegramtest"
-	"orderbot/configs"
 	"orderbot/dialog"
 	dialogsql "orderbot/dialog/sqlstore"
 	"orderbot/orders"
-	"orderbot/orders/sqlstore"
 )
 
 // A burst of 500 notifications to 50 chats (250 orders shipped, then
@@ -41,24 +38,9 @@ func TestNotificationPacingUnderBurst(t *testing.T) {
 	)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	st, err := sqlstore.Open(ctx, "sqlite:"+t.TempDir()+"/orderbot.db")
+	engine, svc, st := realShop(t)
+	cat, err := svc.Catalog(ctx)
 	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	sessions := dialogsql.New(st.DB(), nil)
-	if err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := sessions.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	cat, err := orders.ParseCatalog(bytes.NewReader(configs.DemoCatalog))
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc := orders.NewService(st, nil)
-	if _, err := svc.ImportCatalog(ctx, cat); err != nil {
 		t.Fatal(err)
 	}
 	var variant orders.Variant
@@ -72,7 +54,6 @@ func TestNotificationPacingUnderBurst(t *testing.T) {
 	if variant.SKU == "" {
 		t.Fatal("the demo catalog has no variant with enough stock")
 	}
-	engine := dialog.New(svc, sessions, dialog.Config{})
 
 	// The burst: every order placed, then every one shipped, then every one
 	// completed, as an operator's bulk updates would.

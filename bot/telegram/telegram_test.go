@@ -190,6 +190,13 @@ func param(name, value string) func(telegramtest.Call) bool {
 // realEngine is the conversation on SQLite with the demo catalog.
 func realEngine(t *testing.T) (*dialog.Engine, *orders.Service) {
 	t.Helper()
+	eng, svc, _ := realShop(t)
+	return eng, svc
+}
+
+// realShop is realEngine with its store, and the demo catalog imported.
+func realShop(t *testing.T) (*dialog.Engine, *orders.Service, *sqlstore.Store) {
+	t.Helper()
 	ctx := context.Background()
 	st, err := sqlstore.Open(ctx, "sqlite:"+t.TempDir()+"/orderbot.db")
 	if err != nil {
@@ -211,7 +218,7 @@ func realEngine(t *testing.T) (*dialog.Engine, *orders.Service) {
 	if _, err := svc.ImportCatalog(ctx, cat); err != nil {
 		t.Fatal(err)
 	}
-	return dialog.New(svc, sessions, dialog.Config{}), svc
+	return dialog.New(svc, sessions, dialog.Config{}), svc, st
 }
 
 // shopper walks one customer through an order; send delivers an update the
