@@ -14,9 +14,10 @@ import (
 // offset was not confirmed, a webhook is retried) is dropped. It implements
 // bot.Deduper.
 type Deduper struct {
-	db  *sqlx.DB
-	ttl time.Duration
-	now func() time.Time
+	db    *sqlx.DB
+	stmts *stmts
+	ttl   time.Duration
+	now   func() time.Time
 
 	insert, purge string
 	inserts       atomic.Int64
@@ -35,7 +36,7 @@ func NewDeduper(db *sqlx.DB, ttl time.Duration, now func() time.Time) *Deduper {
 		ttl = 24 * time.Hour
 	}
 	return &Deduper{
-		db: db, ttl: ttl, now: now,
+		db: db, stmts: newStmts(db), ttl: ttl, now: now,
 		insert: db.Rebind(`INSERT INTO seen_messages (id, seen_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING`),
 		purge:  db.Rebind(`DELETE FROM seen_messages WHERE seen_at < ?`),
 	}
@@ -45,7 +46,11 @@ func NewDeduper(db *sqlx.DB, ttl time.Duration, now func() time.Time) *Deduper {
 // TTL are forgotten now and then.
 func (d *Deduper) FirstSeen(ctx context.Context, id string) (bool, error) {
 	now := d.now()
-	res, err := d.db.ExecContext(ctx, d.insert, id, now.UnixMicro())
+	st, err := d.stmts.get(ctx, d.insert)
+	if err != nil {
+		return false, fmt.Errorf("record message id: %w", err)
+	}
+	res, err := st.ExecContext(ctx, id, now.UnixMicro())
 	if err != nil {
 		return false, fmt.Errorf("record message id: %w", err)
 	}

@@ -16,9 +16,11 @@ import (
 
 // Store is a dialog.Store on an SQL database.
 type Store struct {
-	db  *sqlx.DB // saves
-	rdb *sqlx.DB // loads
-	now func() time.Time
+	db     *sqlx.DB // saves
+	rdb    *sqlx.DB // loads
+	writes *stmts   // prepared on db
+	reads  *stmts   // prepared on rdb
+	now    func() time.Time
 
 	load, insert, update string
 }
@@ -31,9 +33,12 @@ func New(db *sqlx.DB, now func() time.Time) *Store {
 	if now == nil {
 		now = time.Now
 	}
+	prepared := newStmts(db)
 	return &Store{
 		db:     db,
 		rdb:    db,
+		writes: prepared,
+		reads:  prepared,
 		now:    now,
 		load:   db.Rebind(`SELECT version, data FROM sessions WHERE conv = ?`),
 		insert: db.Rebind(`INSERT INTO sessions (conv, version, data, updated_at) VALUES (?, 1, ?, ?) ON CONFLICT (conv) DO NOTHING`),
@@ -48,6 +53,7 @@ func New(db *sqlx.DB, now func() time.Time) *Store {
 // retry. It returns s.
 func (s *Store) ReadFrom(rdb *sqlx.DB) *Store {
 	s.rdb = rdb
+	s.reads = newStmts(rdb)
 	s.load = rdb.Rebind(`SELECT version, data FROM sessions WHERE conv = ?`)
 	return s
 }
@@ -89,7 +95,10 @@ func (s *Store) Load(ctx context.Context, key dialog.Key) (*dialog.Session, bool
 		Version int64  `db:"version"`
 		Data    string `db:"data"`
 	}
-	err := s.rdb.GetContext(ctx, &row, s.load, key.String())
+	st, err := s.reads.get(ctx, s.load)
+	if err == nil {
+		err = st.GetContext(ctx, &row, key.String())
+	}
 	if errors.Is(err, sql.ErrNoRows) {
 		return &dialog.Session{Key: key}, false, nil
 	}
@@ -123,9 +132,9 @@ func (s *Store) Update(ctx context.Context, key dialog.Key, fn func(*dialog.Sess
 		now := s.now().UnixMicro()
 		var res sql.Result
 		if found {
-			res, err = s.db.ExecContext(ctx, s.update, string(data), now, key.String(), base)
+			res, err = s.exec(ctx, s.update, string(data), now, key.String(), base)
 		} else {
-			res, err = s.db.ExecContext(ctx, s.insert, key.String(), string(data), now)
+			res, err = s.exec(ctx, s.insert, key.String(), string(data), now)
 		}
 		if err != nil {
 			return fmt.Errorf("save session: %w", err)
@@ -138,4 +147,13 @@ func (s *Store) Update(ctx context.Context, key dialog.Key, fn func(*dialog.Sess
 		}
 	}
 	return dialog.ErrConflict
+}
+
+// exec runs a write, prepared.
+func (s *Store) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	st, err := s.writes.get(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(ctx, args...)
 }

@@ -54,6 +54,8 @@ type Store struct {
 	// queries run unprepared, which is slower but equally correct.
 	stmtMu sync.Mutex // serializes preparing
 	stmts  atomic.Pointer[map[string]*sqlx.Stmt]
+
+	checkpoints *checkpointer // SQLite only
 }
 
 var _ orders.Store = (*Store)(nil)
@@ -141,9 +143,11 @@ func openSQLite(ctx context.Context, path string) (*Store, error) {
 	wq.Set("_synchronous", "NORMAL")
 	wq.Set("_foreign_keys", "1")
 	wq.Set("_txlock", "immediate")
-	// Checkpoint every ~40 MB of WAL instead of ~4 MB: a tenth of the
-	// checkpoints and their fsyncs, at the cost of a larger -wal file.
-	wq.Add("_pragma", "wal_autocheckpoint(10000)")
+	// The WAL is checkpointed in the background (checkpointer), so that
+	// copying pages into the database file and its fsync never hold up a
+	// write; the writer checkpoints itself only as a backstop, should the
+	// WAL reach ~400 MB.
+	wq.Add("_pragma", "wal_autocheckpoint(100000)")
 	db, err := sqlx.Open("sqlite", path+"?"+wq.Encode())
 	if err != nil {
 		return nil, fail("open "+path, err)
@@ -175,7 +179,61 @@ func openSQLite(ctx context.Context, path string) (*Store, error) {
 		rdb.Close()
 		return nil, fail("open "+path, err)
 	}
-	return &Store{db: db, rdb: rdb, dialect: DialectSQLite}, nil
+	cq := url.Values{}
+	cq.Set("_busy_timeout", ms)
+	cdb, err := sqlx.Open("sqlite", path+"?"+cq.Encode())
+	if err != nil {
+		db.Close()
+		rdb.Close()
+		return nil, fail("open "+path, err)
+	}
+	cdb.SetMaxOpenConns(1)
+	s := &Store{db: db, rdb: rdb, dialect: DialectSQLite}
+	s.checkpoints = startCheckpointer(cdb, checkpointEvery)
+	return s, nil
+}
+
+// checkpointEvery is how often the background checkpointer copies the WAL
+// into the database file.
+const checkpointEvery = time.Second
+
+// checkpointer runs SQLite's passive checkpoints on a connection of its
+// own. A passive checkpoint copies what it can without waiting for readers
+// or the writer, and the writer goes on appending to the WAL meanwhile;
+// once every frame is copied, the next write starts the WAL over, so it
+// stays small.
+type checkpointer struct {
+	db   *sqlx.DB
+	stop context.CancelFunc
+	done chan struct{}
+}
+
+func startCheckpointer(db *sqlx.DB, every time.Duration) *checkpointer {
+	ctx, stop := context.WithCancel(context.Background())
+	c := &checkpointer{db: db, stop: stop, done: make(chan struct{})}
+	go func() {
+		defer close(c.done)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			// A failure (the file is busy elsewhere) is tried again next
+			// tick; the writer's own checkpoint is the backstop.
+			db.ExecContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)")
+		}
+	}()
+	return c
+}
+
+// close stops the checkpointer and closes its connection.
+func (c *checkpointer) close() error {
+	c.stop()
+	<-c.done
+	return c.db.Close()
 }
 
 // openPostgres opens a pool through the pgx database/sql driver
@@ -217,7 +275,11 @@ func (s *Store) Close() error {
 			st.Close()
 		}
 	}
-	err := s.db.Close()
+	var err error
+	if s.checkpoints != nil {
+		err = s.checkpoints.close()
+	}
+	err = errors.Join(err, s.db.Close())
 	if s.rdb != s.db {
 		err = errors.Join(err, s.rdb.Close())
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"orderbot/orders"
 )
@@ -185,4 +186,30 @@ func TestUnknownNotFound(t *testing.T) {
 	wantCode(t, err, orders.ENOTFOUND)
 	wantCode(t, s.MarkDelivered(ctx, 42, t0), orders.ENOTFOUND)
 	wantCode(t, s.MarkFailed(ctx, 42, "boom", t0), orders.ENOTFOUND)
+}
+
+// The background checkpointer copies the WAL into the database file
+// without anyone writing: the writer's own checkpoint is far away.
+func TestCheckpointInBackground(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ckpt.db")
+	s := mustOpenPath(t, path)
+	mustImport(t, s, testCatalog())
+	before, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * checkpointEvery)
+	for {
+		now, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if now.Size() > before.Size() {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("database file still %d bytes: the WAL was never checkpointed", now.Size())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
