@@ -211,7 +211,7 @@ func (b *Bot) retry(ctx context.Context, method string, p retryPolicy, call func
 		wait := backoff(attempt, p.min, p.max)
 		if ae.code == http.StatusTooManyRequests {
 			wait = max(ae.retryAfter, time.Second)
-			b.pace.pause(wait)
+			b.pace.Pause(wait)
 		}
 		if d, ok := ctx.Deadline(); ok && time.Until(d) < wait {
 			return nil, err // no time left to try again

@@ -124,7 +124,7 @@ type Bot struct {
 	client *http.Client
 	self   tgbotapi.User
 
-	pace      *pacer
+	pace      *bot.Pacer[int64]
 	keyboards *memo // chats showing a reply keyboard
 	hinted    *memo // chats recently told something by the adapter itself
 	photos    fileIDs
@@ -170,7 +170,7 @@ func New(ctx context.Context, cfg Config, hub Submitter) (*Bot, error) {
 		log: cfg.Logger.With("channel", Channel),
 		// The client's own timeout is a backstop; each call has its deadline.
 		client:    &http.Client{Transport: transport, Timeout: cfg.PollTimeout + 2*cfg.RequestTimeout},
-		pace:      newPacer(cfg.PerChatInterval, cfg.GlobalRate),
+		pace:      bot.NewPacer[int64](cfg.PerChatInterval, cfg.GlobalRate),
 		keyboards: newMemo(24*time.Hour, 100000),
 		hinted:    newMemo(10*time.Second, 10000),
 		local:     make(chan func(context.Context), 256),
@@ -676,13 +676,13 @@ func (b *Bot) Send(ctx context.Context, to dialog.Key, replies []dialog.Reply) e
 	if len(msgs) == 0 && len(cards) == 0 {
 		return nil
 	}
-	c, err := b.pace.acquire(ctx, chat)
+	c, err := b.pace.Acquire(ctx, chat)
 	if err != nil {
 		return fmt.Errorf("telegram: send: %w", err)
 	}
-	defer b.pace.release(c)
+	defer b.pace.Release(c)
 	p := sendRetry
-	p.before = func(ctx context.Context) error { return b.pace.wait(ctx, c) }
+	p.before = func(ctx context.Context) error { return b.pace.Wait(ctx, c) }
 	for _, card := range cards {
 		if err := b.putCard(ctx, chat, card, p); err != nil {
 			if asAPIError(err).unreachable() {
