@@ -358,7 +358,7 @@ func (n *Notifier) deliverOne(ctx context.Context, note orders.Notification, now
 // retry schedules a failed notification with backoff and holds its
 // conversation's later notifications behind it.
 func (n *Notifier) retry(ctx context.Context, log *slog.Logger, to dialog.Key, note orders.Notification, now time.Time, cause error) error {
-	retryAt := now.Add(backoff(note.Attempts, n.cfg.MinBackoff, n.cfg.MaxBackoff))
+	retryAt := now.Add(retryBackoff(note.Attempts, n.cfg.MinBackoff, n.cfg.MaxBackoff))
 	n.heldMu.Lock()
 	n.held[to] = hold{id: note.ID, until: retryAt}
 	n.heldMu.Unlock()
@@ -431,10 +431,10 @@ func (n *Notifier) release(to dialog.Key, id int64) {
 	}
 }
 
-// backoff returns the wait before retrying a notification that failed after
+// retryBackoff returns the wait before retrying a notification that failed after
 // attempts earlier failures: min·2^attempts capped at max, minus a random part
 // of up to half, so it is always positive and never above max.
-func backoff(attempts int, minWait, maxWait time.Duration) time.Duration {
+func retryBackoff(attempts int, minWait, maxWait time.Duration) time.Duration {
 	d := minWait
 	for i := 0; i < attempts && d < maxWait; i++ {
 		d *= 2

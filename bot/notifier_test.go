@@ -605,8 +605,8 @@ func TestBackoff(t *testing.T) {
 	}
 	for _, c := range cases {
 		for range 200 {
-			if d := backoff(c.attempts, minWait, maxWait); d < c.lo || d > c.hi {
-				t.Fatalf("backoff(%d) = %v, want in [%v, %v]", c.attempts, d, c.lo, c.hi)
+			if d := retryBackoff(c.attempts, minWait, maxWait); d < c.lo || d > c.hi {
+				t.Fatalf("retryBackoff(%d) = %v, want in [%v, %v]", c.attempts, d, c.lo, c.hi)
 			}
 		}
 	}

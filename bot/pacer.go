@@ -2,6 +2,7 @@ package bot
 
 import (
 	"context"
+	"math/rand/v2"
 	"sync"
 	"time"
 )
@@ -95,7 +96,7 @@ func (p *Pacer[K]) prune(now time.Time) {
 // Wait blocks until c's chat and the overall rate allow one more message,
 // and records it as leaving now.
 func (p *Pacer[K]) Wait(ctx context.Context, c *ChatPace) error {
-	if err := sleep(ctx, time.Until(c.last.Add(p.interval))); err != nil {
+	if err := Sleep(ctx, time.Until(c.last.Add(p.interval))); err != nil {
 		return err
 	}
 	select {
@@ -112,7 +113,7 @@ func (p *Pacer[K]) Wait(ctx context.Context, c *ChatPace) error {
 			break
 		}
 		// Sleep, then look again: a 429 may have paused everything meanwhile.
-		if err := sleep(ctx, time.Until(until)); err != nil {
+		if err := Sleep(ctx, time.Until(until)); err != nil {
 			return err
 		}
 	}
@@ -136,8 +137,20 @@ func later(a, b time.Time) time.Time {
 	return b
 }
 
-// sleep waits for d or until ctx is done.
-func sleep(ctx context.Context, d time.Duration) error {
+// Backoff is the wait before retry attempt+1 of a call to a channel:
+// minWait·2^attempt capped at maxWait, its upper half jittered so that many
+// clients retrying at once spread out.
+func Backoff(attempt int, minWait, maxWait time.Duration) time.Duration {
+	d := minWait
+	for i := 0; i < attempt && d < maxWait; i++ {
+		d *= 2
+	}
+	d = min(d, maxWait)
+	return d/2 + rand.N(d/2+1)
+}
+
+// Sleep waits for d or until ctx is done, and returns ctx's error then.
+func Sleep(ctx context.Context, d time.Duration) error {
 	if d <= 0 {
 		return ctx.Err()
 	}

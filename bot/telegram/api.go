@@ -5,13 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
 
 	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
+
+	"orderbot/bot"
 )
 
 // ctxClient gives one call of the library a context: tgbotapi builds its
@@ -208,7 +209,7 @@ func (b *Bot) retry(ctx context.Context, method string, p retryPolicy, call func
 		if !ae.transient() || attempt+1 >= p.attempts || ctx.Err() != nil {
 			return nil, err
 		}
-		wait := backoff(attempt, p.min, p.max)
+		wait := bot.Backoff(attempt, p.min, p.max)
 		if ae.code == http.StatusTooManyRequests {
 			wait = max(ae.retryAfter, time.Second)
 			b.pace.Pause(wait)
@@ -217,34 +218,8 @@ func (b *Bot) retry(ctx context.Context, method string, p retryPolicy, call func
 			return nil, err // no time left to try again
 		}
 		b.log.Debug("Bot API call failed; retrying", "method", method, "err", err, "wait", wait)
-		if sleep(ctx, wait) != nil {
+		if bot.Sleep(ctx, wait) != nil {
 			return nil, err
 		}
-	}
-}
-
-// backoff is min·2^attempt capped at max, with the upper half jittered so
-// that many clients retrying at once spread out.
-func backoff(attempt int, minWait, maxWait time.Duration) time.Duration {
-	d := minWait
-	for i := 0; i < attempt && d < maxWait; i++ {
-		d *= 2
-	}
-	d = min(d, maxWait)
-	return d/2 + rand.N(d/2+1)
-}
-
-// sleep waits for d or until ctx is done.
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
 	}
 }

@@ -66,7 +66,7 @@ type Config struct {
 	// Cards remembers which message shows each order's card, so that it is
 	// edited in place as the status changes. Default: kept in this
 	// process only (a restart then sends new cards).
-	Cards Cards
+	Cards bot.Cards
 	// Logger receives operator logs: never message text, names, phone
 	// numbers, locations or the token. Default: discard.
 	Logger *slog.Logger
@@ -98,7 +98,7 @@ func (c Config) withDefaults() Config {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	if c.Cards == nil {
-		c.Cards = &memoryCards{refs: make(map[string]string)}
+		c.Cards = &bot.MemoryCards{}
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -197,12 +197,12 @@ func New(ctx context.Context, cfg Config, hub Submitter) (*Bot, error) {
 		if !ae.transient() || attempt+1 >= startAttempts || ctx.Err() != nil {
 			return nil, fmt.Errorf("telegram: connect: %w", err)
 		}
-		wait := backoff(attempt, time.Second, 8*time.Second)
+		wait := bot.Backoff(attempt, time.Second, 8*time.Second)
 		if ae.retryAfter > 0 {
 			wait = ae.retryAfter
 		}
 		b.log.Warn("Bot API not reachable; retrying", "method", "getMe", "err", err, "wait", wait)
-		if sleep(ctx, wait) != nil {
+		if bot.Sleep(ctx, wait) != nil {
 			return nil, fmt.Errorf("telegram: connect: %w", err)
 		}
 	}
@@ -304,9 +304,9 @@ func (b *Bot) retryInBackground(ctx context.Context, method string, f func(conte
 				b.log.Error("Bot API refused a start-up call; not retrying", "method", method, "err", failed)
 				return
 			}
-			wait := max(backoff(attempt, time.Second, 5*time.Minute), ae.retryAfter)
+			wait := max(bot.Backoff(attempt, time.Second, 5*time.Minute), ae.retryAfter)
 			b.log.Warn("start-up call failed; will retry", "method", method, "err", failed, "wait", wait)
-			if sleep(ctx, wait) != nil {
+			if bot.Sleep(ctx, wait) != nil {
 				return
 			}
 		}
@@ -404,7 +404,7 @@ func (b *Bot) poll(ctx context.Context) error {
 				runErr = fmt.Errorf("telegram: the token was refused: %w", err)
 				break
 			}
-			wait := backoff(failures, pollMinWait, pollMaxWait)
+			wait := bot.Backoff(failures, pollMinWait, pollMaxWait)
 			failures++
 			if ae.retryAfter > wait {
 				wait = ae.retryAfter
@@ -415,7 +415,7 @@ func (b *Bot) poll(ctx context.Context) error {
 				}
 			}
 			b.log.Warn("getUpdates failed; retrying", "method", "getUpdates", "err", err, "failures", failures, "wait", wait)
-			sleep(ctx, wait)
+			bot.Sleep(ctx, wait)
 			continue
 		}
 		failures = 0
@@ -495,7 +495,7 @@ func (b *Bot) take(ctx context.Context, u tgbotapi.Update) error {
 		return nil
 	}
 	for attempt := 0; !b.recordPayment(ctx, inc); attempt++ {
-		if err := sleep(ctx, backoff(attempt, time.Second, 30*time.Second)); err != nil {
+		if err := bot.Sleep(ctx, bot.Backoff(attempt, time.Second, 30*time.Second)); err != nil {
 			return err // not taken: Telegram sends it again after a restart
 		}
 	}
@@ -517,7 +517,7 @@ func (b *Bot) take(ctx context.Context, u tgbotapi.Update) error {
 			b.tellBusy(inc)
 			return nil
 		}
-		if err := sleep(ctx, backoff(attempt, 50*time.Millisecond, time.Second)); err != nil {
+		if err := bot.Sleep(ctx, bot.Backoff(attempt, 50*time.Millisecond, time.Second)); err != nil {
 			return err // not taken: Telegram sends it again after a restart
 		}
 	}

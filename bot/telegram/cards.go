@@ -8,20 +8,13 @@ import (
 	"html"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
 
+	"orderbot/bot"
 	"orderbot/dialog"
 )
-
-// Cards remembers the message that shows each order's card on a channel
-// (dialog/sqlstore.Cards keeps them in the database).
-type Cards interface {
-	CardRef(ctx context.Context, channel, order string) (ref string, ok bool, err error)
-	SaveCardRef(ctx context.Context, channel, order, ref string) error
-}
 
 // putCard shows an order's card: by editing the message that shows it
 // already, or, the first time or when that message can no longer be
@@ -92,7 +85,7 @@ func (b *Bot) saveCard(ctx context.Context, order string, chat int64, message in
 		if err = b.cfg.Cards.SaveCardRef(ctx, Channel, order, ref); err == nil {
 			return
 		}
-		if sleep(ctx, backoff(attempt, 100*time.Millisecond, time.Second)) != nil {
+		if bot.Sleep(ctx, bot.Backoff(attempt, 100*time.Millisecond, time.Second)) != nil {
 			break
 		}
 	}
@@ -122,31 +115,4 @@ func parseCardRef(ref string) (chat int64, message int, sum string, ok bool) {
 		sum = parts[2]
 	}
 	return chat, message, sum, err1 == nil && err2 == nil && message > 0
-}
-
-// memoryCards keeps card references in this process only.
-type memoryCards struct {
-	mu   sync.Mutex
-	refs map[string]string
-}
-
-// maxMemoryCards bounds memoryCards; past it, every card is forgotten
-// (each order's next change sends a new card).
-const maxMemoryCards = 100000
-
-func (m *memoryCards) CardRef(_ context.Context, channel, order string) (string, bool, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	ref, ok := m.refs[channel+"\x00"+order]
-	return ref, ok, nil
-}
-
-func (m *memoryCards) SaveCardRef(_ context.Context, channel, order, ref string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if len(m.refs) >= maxMemoryCards {
-		clear(m.refs)
-	}
-	m.refs[channel+"\x00"+order] = ref
-	return nil
 }
