@@ -66,6 +66,11 @@ type Config struct {
 		PerChatInterval time.Duration `yaml:"per_chat_interval"`
 		GlobalRate      int           `yaml:"global_rate"`
 	} `yaml:"telegram"`
+	Slack struct {
+		RequestTimeout     time.Duration `yaml:"request_timeout"`
+		PerChannelInterval time.Duration `yaml:"per_channel_interval"`
+		GlobalRate         int           `yaml:"global_rate"`
+	} `yaml:"slack"`
 
 	logLevelSet bool // the level was chosen by the operator, not defaulted
 }
@@ -169,6 +174,9 @@ func (c *Config) validate() error {
 	}
 	if t := c.Telegram; t.PollTimeout < time.Second || t.PollTimeout > 10*time.Minute || t.RequestTimeout <= 0 || t.PerChatInterval < 0 || t.GlobalRate < 1 {
 		problems = append(problems, "telegram: poll_timeout must be 1s to 10m, request_timeout positive, global_rate 1 or more")
+	}
+	if sl := c.Slack; sl.RequestTimeout <= 0 || sl.PerChannelInterval < 0 || sl.GlobalRate < 1 {
+		problems = append(problems, "slack: request_timeout must be positive and global_rate 1 or more")
 	}
 	if c.Log.Format != "text" && c.Log.Format != "json" {
 		problems = append(problems, fmt.Sprintf("log.format %q: use text or json", c.Log.Format))

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"orderbot/bot"
+	"orderbot/bot/slack"
 	"orderbot/bot/telegram"
 	"orderbot/dialog"
 	dialogsql "orderbot/dialog/sqlstore"
@@ -96,8 +97,26 @@ func runServe(ctx context.Context, cfg *Config, logger *slog.Logger, args []stri
 			mux.Handle(path, tg.WebhookHandler())
 		}
 	}
+	if token := env("SLACK_BOT_TOKEN"); token != "" {
+		sb, err := slack.New(ctx, slack.Config{
+			Token:              token,
+			SigningSecret:      env("SLACK_SIGNING_SECRET"),
+			APIURL:             env("SLACK_API_URL"),
+			RequestTimeout:     cfg.Slack.RequestTimeout,
+			PerChannelInterval: cfg.Slack.PerChannelInterval,
+			GlobalRate:         cfg.Slack.GlobalRate,
+			Cards:              dialogsql.NewCards(a.store.DB()),
+			Logger:             logger,
+		}, hub)
+		if err != nil {
+			return fmt.Errorf("slack: %w", err)
+		}
+		senders[slack.Channel] = sb
+		mux.Handle("POST /slack/events", sb.EventsHandler())
+		mux.Handle("POST /slack/interactivity", sb.InteractivityHandler())
+	}
 	if len(senders) == 0 {
-		logger.Warn("no channel configured: set TELEGRAM_BOT_TOKEN to serve Telegram")
+		logger.Warn("no channel configured: set TELEGRAM_BOT_TOKEN or SLACK_BOT_TOKEN")
 	}
 
 	ln, err := net.Listen("tcp", cfg.HTTP.Addr)

@@ -1,0 +1,198 @@
+package slack_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"orderbot/bot"
+	"orderbot/bot/slack"
+	"orderbot/bot/slack/slackfake"
+	"orderbot/dialog"
+)
+
+const secret = "unit-signing-secret"
+
+// echo is a handler that answers every message with its text or action,
+// a button, and records what it handled.
+type echo struct {
+	mu      sync.Mutex
+	handled []dialog.Inbound
+}
+
+func (e *echo) Handle(_ context.Context, in dialog.Inbound) ([]dialog.Reply, error) {
+	e.mu.Lock()
+	e.handled = append(e.handled, in)
+	e.mu.Unlock()
+	return []dialog.Reply{{Text: "ok: " + in.Text + in.Action, Buttons: [][]dialog.Button{{{Label: "Next", Action: "menu.1:next"}}}}}, nil
+}
+
+func (e *echo) count() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.handled)
+}
+
+type env struct {
+	t    *testing.T
+	fake *slackfake.Server
+	bot  *slack.Bot
+	h    *echo
+	srv  *httptest.Server
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	e := &env{t: t, fake: slackfake.NewServer(t), h: &echo{}}
+	hub := bot.NewHub(e.h, bot.HubConfig{Workers: 4})
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		hub.Close(ctx)
+	})
+	b, err := slack.New(context.Background(), slack.Config{
+		Token: "xoxb-unit", SigningSecret: secret, APIURL: e.fake.URL(),
+		PerChannelInterval: 10 * time.Millisecond, GlobalRate: 1000,
+		Logger: slog.New(slog.DiscardHandler),
+	}, hub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.bot = b
+	mux := http.NewServeMux()
+	mux.Handle("/events", b.EventsHandler())
+	mux.Handle("/interactivity", b.InteractivityHandler())
+	e.srv = httptest.NewServer(mux)
+	t.Cleanup(e.srv.Close)
+	return e
+}
+
+func (e *env) event(id string, event any) int {
+	e.t.Helper()
+	code, _, err := slackfake.Post(e.srv.URL+"/events", secret, time.Now(), slackfake.ContentTypeJSON, slackfake.EventCallback(id, slackfake.TeamID, event))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return code
+}
+
+func (e *env) wait(match func(slackfake.Call) bool) slackfake.Call {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := e.fake.WaitFor(ctx, match)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return c
+}
+
+// Only what a person writes to the app in a direct message reaches the
+// conversation: not the app's own messages, edits, other bots, or channel
+// chatter; a mention in a channel gets a private hint.
+func TestOnlyDirectMessagesFromPeople(t *testing.T) {
+	e := newEnv(t)
+	ignored := []map[string]any{
+		{"type": "message", "user": slackfake.BotUserID, "channel": "DU1", "channel_type": "im", "text": "my own", "ts": "1.1"},
+		{"type": "message", "bot_id": "B999", "user": "U2", "channel": "DU1", "channel_type": "im", "text": "a bot", "ts": "1.2"},
+		{"type": "message", "subtype": "message_changed", "channel": "DU1", "channel_type": "im", "ts": "1.3",
+			"message": map[string]any{"type": "message", "user": "U1", "text": "edited", "ts": "1.0"}},
+		{"type": "message", "user": "U1", "channel": "C1", "channel_type": "channel", "text": "chatter", "ts": "1.4"},
+		{"type": "message", "user": "U1", "channel": "DU1", "channel_type": "im", "text": "   ", "ts": "1.5"},
+	}
+	for i, ev := range ignored {
+		if code := e.event(fmt.Sprintf("EvIgnored%d", i), ev); code != http.StatusOK {
+			t.Fatalf("event %d answered %d", i, code)
+		}
+	}
+	mention := map[string]any{"type": "app_mention", "user": "U1", "channel": "C1", "text": "<@" + slackfake.BotUserID + "> pens?", "ts": "1.6"}
+	if code := e.event("EvMention", mention); code != http.StatusOK {
+		t.Fatalf("mention answered %d", code)
+	}
+	e.wait(slackfake.Method("chat.postEphemeral"))
+	if code := e.event("EvDM", slackfake.DMMessage("U1", "DU1", "hello &amp; &lt;welcome&gt;", "1.7")); code != http.StatusOK {
+		t.Fatalf("DM answered %d", code)
+	}
+	e.wait(func(c slackfake.Call) bool {
+		return c.Method == "chat.postMessage" && strings.Contains(c.Param("text"), "ok: hello & <welcome>")
+	})
+	if n := e.h.count(); n != 1 {
+		t.Fatalf("%d messages reached the conversation, want the one DM", n)
+	}
+}
+
+// A notification obeys Slack's Retry-After, retries a 500, and a channel
+// that is gone is reported unreachable.
+func TestSendRetriesAndUnreachable(t *testing.T) {
+	e := newEnv(t)
+	key := dialog.Key{Channel: slack.Channel, Chat: "DU7", User: "U7"}
+	e.fake.FailNext("chat.postMessage", 1, slackfake.RateLimited(1))
+	e.fake.FailNext("chat.postMessage", 1, slackfake.ServerError())
+	start := time.Now()
+	if err := e.bot.Send(context.Background(), key, []dialog.Reply{{Text: "Your order OB-1 has shipped.", Notification: true}}); err != nil {
+		t.Fatal(err)
+	}
+	if waited := time.Since(start); waited < time.Second {
+		t.Fatalf("sent %v after a 429 asking for 1 s", waited)
+	}
+	if msgs := e.fake.Messages("DU7"); len(msgs) != 1 || !strings.HasPrefix(msgs[0].Text, "🔔") {
+		t.Fatalf("channel shows %+v", msgs)
+	}
+	e.fake.FailNext("chat.postMessage", 1, slackfake.SlackError("channel_not_found"))
+	err := e.bot.Send(context.Background(), key, []dialog.Reply{{Text: "again", Notification: true}})
+	if !errors.Is(err, bot.ErrUnreachable) {
+		t.Fatalf("Send to a missing channel = %v, want ErrUnreachable", err)
+	}
+}
+
+// A button pressed on a notification opens a new message; one pressed on
+// a step updates it, and when the update fails a new message carries it.
+func TestButtonsUpdateStepsNotNotifications(t *testing.T) {
+	e := newEnv(t)
+	key := dialog.Key{Channel: slack.Channel, Chat: "DU8", User: "U8"}
+	if err := e.bot.Send(context.Background(), key, []dialog.Reply{{Text: "Your order OB-2 has shipped.", Notification: true,
+		Buttons: [][]dialog.Button{{{Label: "View order", Action: "g:order:OB-2"}}}}}); err != nil {
+		t.Fatal(err)
+	}
+	click := func(label, method string) {
+		t.Helper()
+		msgs := e.fake.Messages("DU8")
+		m := msgs[len(msgs)-1]
+		id := ""
+		for _, part := range strings.Split(string(m.Blocks), `"action_id":"`)[1:] {
+			id, _, _ = strings.Cut(part, `"`)
+		}
+		body, err := e.fake.Click("U8", "DU8", m.Ts, id, "trig")
+		if err != nil {
+			t.Fatal(err)
+		}
+		seq := e.fake.LastSeq()
+		if code, _, err := slackfake.Post(e.srv.URL+"/interactivity", secret, time.Now(), slackfake.ContentTypeForm, body); err != nil || code != http.StatusOK {
+			t.Fatalf("click answered %d, %v", code, err)
+		}
+		e.wait(func(c slackfake.Call) bool {
+			return c.Seq > seq && c.Method == method && c.Status == http.StatusOK && strings.Contains(c.Param("text"), "ok: ")
+		})
+	}
+	click("View order", "chat.postMessage")
+	if n := len(e.fake.Calls("chat.update")); n != 0 {
+		t.Fatalf("the notification was overwritten (%d updates)", n)
+	}
+	click("Next", "chat.update")
+	if n := len(e.fake.Calls("chat.update")); n != 1 {
+		t.Fatalf("%d updates, want the step updated in place", n)
+	}
+	e.fake.FailNext("chat.update", 1, slackfake.SlackError("message_not_found"))
+	posts := len(e.fake.Calls("chat.postMessage"))
+	click("Next", "chat.postMessage")
+	if n := len(e.fake.Calls("chat.postMessage")); n != posts+1 {
+		t.Fatalf("a failed update was not replaced by a new message (%d posts, had %d)", n, posts)
+	}
+}

@@ -1,0 +1,230 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"orderbot/bot/slack/slackfake"
+	"orderbot/dialog"
+)
+
+const slackSecret = "test-signing-secret"
+
+// slackEnv is an environment for serve against a fake Slack.
+func slackEnv(t *testing.T, fake *slackfake.Server) []string {
+	t.Helper()
+	dir := t.TempDir()
+	cfg := writeConfig(t, dir, "slack:\n  per_channel_interval: 10ms\n  global_rate: 1000\n")
+	return []string{
+		"ORDERBOT_DATABASE_URL=sqlite:" + filepath.Join(dir, "orderbot.db"),
+		"ORDERBOT_CONFIG=" + cfg,
+		"ORDERBOT_HTTP_ADDR=127.0.0.1:0",
+		"SLACK_BOT_TOKEN=xoxb-test-token",
+		"SLACK_SIGNING_SECRET=" + slackSecret,
+		"SLACK_API_URL=" + fake.URL(),
+		"PATH=" + os.Getenv("PATH"),
+	}
+}
+
+// slackUser is one employee writing to the app in a direct message.
+type slackUser struct {
+	t       *testing.T
+	fake    *slackfake.Server
+	base    string // serve's base URL
+	user    string
+	channel string
+	events  int
+}
+
+// post sends a signed request to serve and returns the status.
+func (u *slackUser) post(path, contentType string, body []byte, headers ...http.Header) int {
+	u.t.Helper()
+	code, _, err := slackfake.Post(u.base+path, slackSecret, time.Now(), contentType, body, headers...)
+	if err != nil {
+		u.t.Fatal(err)
+	}
+	return code
+}
+
+// waitText waits for the bot to post or update a message in the user's
+// channel containing want, after call seq.
+func (u *slackUser) waitText(seq int, want string) slackfake.Call {
+	u.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	c, err := u.fake.WaitFor(ctx, func(c slackfake.Call) bool {
+		return c.Seq > seq && (c.Method == "chat.postMessage" || c.Method == "chat.update") &&
+			c.Param("channel") == u.channel && strings.Contains(c.Param("text")+c.Param("blocks"), want)
+	})
+	if err != nil {
+		var got []string
+		for _, m := range u.fake.Messages(u.channel) {
+			got = append(got, m.Text)
+		}
+		u.t.Fatalf("no message containing %q: %v\nmessages:\n%s", want, err, strings.Join(got, "\n---\n"))
+	}
+	return c
+}
+
+// say writes text to the app and waits for the answer containing want.
+func (u *slackUser) say(text, want string) {
+	u.t.Helper()
+	u.events++
+	seq := u.fake.LastSeq()
+	ts := fmt.Sprintf("1700001000.%06d", u.events)
+	body := slackfake.EventCallback(fmt.Sprintf("Ev%s%d", u.user, u.events), slackfake.TeamID, slackfake.DMMessage(u.user, u.channel, text, ts))
+	if code := u.post("/slack/events", slackfake.ContentTypeJSON, body); code != http.StatusOK {
+		u.t.Fatalf("event answered %d", code)
+	}
+	u.waitText(seq, want)
+}
+
+// press clicks the newest button labelled label and waits for want.
+func (u *slackUser) press(label, want string) slackfake.Call {
+	u.t.Helper()
+	msgs := u.fake.Messages(u.channel)
+	for i := len(msgs) - 1; i >= 0; i-- {
+		id := buttonID(msgs[i].Blocks, label)
+		if id == "" {
+			continue
+		}
+		body, err := u.fake.Click(u.user, u.channel, msgs[i].Ts, id, "trigger-"+id)
+		if err != nil {
+			u.t.Fatal(err)
+		}
+		seq := u.fake.LastSeq()
+		if code := u.post("/slack/interactivity", slackfake.ContentTypeForm, body); code != http.StatusOK {
+			u.t.Fatalf("click answered %d", code)
+		}
+		return u.waitText(seq, want)
+	}
+	u.t.Fatalf("no button %q in the channel", label)
+	return slackfake.Call{}
+}
+
+// buttonID finds the action_id of the button whose label contains label.
+func buttonID(blocks json.RawMessage, label string) string {
+	var bs []struct {
+		Type     string `json:"type"`
+		Elements []struct {
+			ActionID string `json:"action_id"`
+			Text     struct {
+				Text string `json:"text"`
+			} `json:"text"`
+		} `json:"elements"`
+	}
+	json.Unmarshal(blocks, &bs)
+	for _, b := range bs {
+		for _, e := range b.Elements {
+			if b.Type == "actions" && strings.Contains(e.Text.Text, label) {
+				return e.ActionID
+			}
+		}
+	}
+	return ""
+}
+
+// An employee orders by direct message: buttons update their message in
+// place, typed answers go through, and a status change reaches the
+// conversation with the order's card updated. Unsigned, badly signed and
+// replayed requests are refused with nothing processed, and Slack's retry
+// of an event is processed once.
+func TestServeSlackDM(t *testing.T) {
+	fake := slackfake.NewServer(t)
+	env := slackEnv(t, fake)
+	s := startServe(t, env)
+	u := &slackUser{t: t, fake: fake, base: "http://" + s.addr, user: "U42", channel: "DU42"}
+
+	// URL verification.
+	code, body, err := slackfake.Post(u.base+"/slack/events", slackSecret, time.Now(), slackfake.ContentTypeJSON, slackfake.URLVerification("chal-123"))
+	if err != nil || code != http.StatusOK || string(body) != "chal-123" {
+		t.Fatalf("url_verification answered %d %q, %v", code, body, err)
+	}
+
+	// Refused requests.
+	start := slackfake.EventCallback("EvStart", slackfake.TeamID, slackfake.DMMessage(u.user, u.channel, "/start", "1700000999.000001"))
+	for name, h := range map[string]http.Header{
+		"unsigned":     {slackfake.HeaderSignature: {""}, slackfake.HeaderTimestamp: {""}},
+		"badly signed": {slackfake.HeaderSignature: {"v0=" + strings.Repeat("ab", 32)}},
+	} {
+		if code := u.post("/slack/events", slackfake.ContentTypeJSON, start, h); code != http.StatusUnauthorized {
+			t.Fatalf("%s request answered %d", name, code)
+		}
+	}
+	if code, _, err := slackfake.Post(u.base+"/slack/events", slackSecret, time.Now().Add(-6*time.Minute), slackfake.ContentTypeJSON, start); err != nil || code != http.StatusUnauthorized {
+		t.Fatalf("replayed request answered %d, %v", code, err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if n := len(fake.Calls("chat.postMessage")); n != 0 {
+		t.Fatalf("%d messages posted for refused requests", n)
+	}
+
+	// The first event, then Slack's retry of it: answered once.
+	seq := fake.LastSeq()
+	if code := u.post("/slack/events", slackfake.ContentTypeJSON, start); code != http.StatusOK {
+		t.Fatalf("event answered %d", code)
+	}
+	u.waitText(seq, "Main menu")
+	if code := u.post("/slack/events", slackfake.ContentTypeJSON, start, http.Header{slackfake.HeaderRetryNum: {"1"}, slackfake.HeaderRetryReason: {"http_timeout"}}); code != http.StatusOK {
+		t.Fatalf("retry answered %d", code)
+	}
+
+	u.press("Browse", "Choose a category")
+	upd := u.press("Office", "Choose a product")
+	if upd.Method != "chat.update" {
+		t.Fatalf("a pressed button's step came as %s, want chat.update", upd.Method)
+	}
+	u.press("Gel pen", "Choose an option")
+	u.press("Black", "How many")
+	u.say("2", "Your cart")
+	u.press("Check out", "Where should we deliver")
+	u.say("12F, 88 Century Avenue, desk 12-041", "Who will receive")
+	u.say("Li Lei", "phone number")
+	u.say("+86 138 0013 8000", "How would you like to pay")
+	u.press("Pay on delivery", "Please check your order")
+	u.press("Confirm order", "is placed")
+
+	welcomes := 0
+	for _, c := range fake.Calls("chat.postMessage") {
+		if strings.Contains(c.Param("text")+c.Param("blocks"), "Welcome") {
+			welcomes++
+		}
+	}
+	if welcomes != 1 {
+		t.Fatalf("the retried event was answered %d times", welcomes)
+	}
+
+	number := ""
+	for _, m := range fake.Messages(u.channel) {
+		if i := strings.Index(m.Text, "OB-"); i >= 0 && strings.Contains(m.Text, "is placed") {
+			number = m.Text[i : i+10]
+		}
+	}
+	if number == "" {
+		t.Fatal("no order number in the conversation")
+	}
+	seq = fake.LastSeq()
+	if _, errOut, code := runCmd(t, env, "orders", "advance", number, "shipped", "--tracking", "SF9"); code != 0 {
+		t.Fatal(errOut)
+	}
+	u.waitText(seq, "has shipped, tracking SF9")
+	cards := 0
+	for _, m := range fake.Messages(u.channel) {
+		if strings.HasPrefix(m.Text, dialog.CardMark) {
+			cards++
+			if !strings.Contains(m.Text, "SF9") {
+				t.Fatalf("card not updated: %q", m.Text)
+			}
+		}
+	}
+	if cards != 1 {
+		t.Fatalf("%d order cards", cards)
+	}
+}
