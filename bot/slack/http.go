@@ -146,31 +146,35 @@ func (b *Bot) InteractivityHandler() http.Handler {
 			http.Error(w, "malformed payload", http.StatusBadRequest)
 			return
 		}
-		if cb.Type != slackapi.InteractionTypeBlockActions || len(cb.ActionCallback.BlockActions) == 0 {
-			w.WriteHeader(http.StatusOK)
-			return
-		}
-		act := cb.ActionCallback.BlockActions[0]
-		channel := cb.Channel.ID
-		if channel == "" {
-			channel = cb.Container.ChannelID
-		}
-		if cb.User.ID == "" || channel == "" || act.Value == "" || act.ActionTs == "" {
-			w.WriteHeader(http.StatusOK)
-			return
-		}
-		in := dialog.Inbound{
-			ID:     "act:" + act.ActionTs + ":" + cb.User.ID,
-			Key:    dialog.Key{Channel: Channel, Chat: channel, User: cb.User.ID},
-			Action: act.Value,
-			At:     b.cfg.Now(),
-		}
-		d := delivery{channel: channel}
-		if ts := cb.Container.MessageTs; ts != "" && editable(cb.Message.Text) {
-			d.ts = ts
-		}
-		w.WriteHeader(b.submit(in, d))
+		w.WriteHeader(b.acceptInteraction(cb))
 	})
+}
+
+// acceptInteraction hands a pressed button on and returns the HTTP status
+// to answer.
+func (b *Bot) acceptInteraction(cb slackapi.InteractionCallback) int {
+	if cb.Type != slackapi.InteractionTypeBlockActions || len(cb.ActionCallback.BlockActions) == 0 {
+		return http.StatusOK
+	}
+	act := cb.ActionCallback.BlockActions[0]
+	channel := cb.Channel.ID
+	if channel == "" {
+		channel = cb.Container.ChannelID
+	}
+	if cb.User.ID == "" || channel == "" || act.Value == "" || act.ActionTs == "" {
+		return http.StatusOK
+	}
+	in := dialog.Inbound{
+		ID:     "act:" + act.ActionTs + ":" + cb.User.ID,
+		Key:    dialog.Key{Channel: Channel, Chat: channel, User: cb.User.ID},
+		Action: act.Value,
+		At:     b.cfg.Now(),
+	}
+	d := delivery{channel: channel}
+	if ts := cb.Container.MessageTs; ts != "" && editable(cb.Message.Text) {
+		d.ts = ts
+	}
+	return b.submit(in, d)
 }
 
 // editable reports whether a message the user pressed a button on may be

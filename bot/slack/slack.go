@@ -34,7 +34,9 @@ const DefaultAPIURL = "https://slack.com/api/"
 type Config struct {
 	// Token is the app's bot token (xoxb-…). Required.
 	Token string
-	// SigningSecret verifies that requests come from Slack. Required.
+	// SigningSecret verifies that requests come from Slack: required for
+	// the HTTP handlers (without it they refuse every request), not for
+	// Socket Mode.
 	SigningSecret string
 	// APIURL is the Web API's base URL, ending in "/" (the method name is
 	// appended). Default: Slack's.
@@ -116,8 +118,6 @@ func New(ctx context.Context, cfg Config, hub Submitter) (*Bot, error) {
 	switch {
 	case cfg.Token == "":
 		return nil, errors.New("slack: no bot token")
-	case cfg.SigningSecret == "":
-		return nil, errors.New("slack: no signing secret: requests could not be verified")
 	case hub == nil:
 		return nil, errors.New("slack: no hub")
 	}

@@ -97,8 +97,13 @@ func runServe(ctx context.Context, cfg *Config, logger *slog.Logger, args []stri
 			mux.Handle(path, tg.WebhookHandler())
 		}
 	}
+	var sb *slack.Bot
+	slackApp := env("SLACK_APP_TOKEN")
 	if token := env("SLACK_BOT_TOKEN"); token != "" {
-		sb, err := slack.New(ctx, slack.Config{
+		if slackApp == "" && env("SLACK_SIGNING_SECRET") == "" {
+			return fmt.Errorf("%w: SLACK_SIGNING_SECRET is required to verify Slack's requests (or set SLACK_APP_TOKEN for Socket Mode)", errUsage)
+		}
+		sb, err = slack.New(ctx, slack.Config{
 			Token:              token,
 			SigningSecret:      env("SLACK_SIGNING_SECRET"),
 			APIURL:             env("SLACK_API_URL"),
@@ -112,8 +117,10 @@ func runServe(ctx context.Context, cfg *Config, logger *slog.Logger, args []stri
 			return fmt.Errorf("slack: %w", err)
 		}
 		senders[slack.Channel] = sb
-		mux.Handle("POST /slack/events", sb.EventsHandler())
-		mux.Handle("POST /slack/interactivity", sb.InteractivityHandler())
+		if env("SLACK_SIGNING_SECRET") != "" {
+			mux.Handle("POST /slack/events", sb.EventsHandler())
+			mux.Handle("POST /slack/interactivity", sb.InteractivityHandler())
+		}
 	}
 	if len(senders) == 0 {
 		logger.Warn("no channel configured: set TELEGRAM_BOT_TOKEN or SLACK_BOT_TOKEN")
@@ -167,6 +174,17 @@ func runServe(ctx context.Context, cfg *Config, logger *slog.Logger, args []stri
 	} else {
 		close(recvDone)
 	}
+	slackDone := make(chan struct{})
+	if sb != nil && slackApp != "" {
+		go func() {
+			defer close(slackDone)
+			if err := sb.RunSocketMode(recv, slackApp); err != nil {
+				errs <- err
+			}
+		}()
+	} else {
+		close(slackDone)
+	}
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -199,6 +217,7 @@ func runServe(ctx context.Context, cfg *Config, logger *slog.Logger, args []stri
 	}
 	stopRecv()
 	<-recvDone
+	<-slackDone
 	if err := hub.Close(shutdown); err != nil {
 		logger.Warn("messages abandoned at shutdown", "err", err)
 	}
