@@ -117,6 +117,7 @@ func (b *Bot) directMessage(id string, e *slackevents.MessageEvent) (dialog.Inbo
 		ID:   id,
 		Key:  dialog.Key{Channel: Channel, Chat: e.Channel, User: e.User},
 		Text: unescape(text),
+		Lang: b.person(context.Background(), e.User).Locale,
 		At:   b.cfg.Now(),
 	}, true
 }
@@ -168,6 +169,7 @@ func (b *Bot) acceptInteraction(cb slackapi.InteractionCallback) int {
 		ID:     "act:" + act.ActionTs + ":" + cb.User.ID,
 		Key:    dialog.Key{Channel: Channel, Chat: channel, User: cb.User.ID},
 		Action: act.Value,
+		Lang:   b.person(context.Background(), cb.User.ID).Locale,
 		At:     b.cfg.Now(),
 	}
 	d := delivery{channel: channel}

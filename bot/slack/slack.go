@@ -103,6 +103,7 @@ type Bot struct {
 	self    string // the bot's user id
 	pace    *bot.Pacer[string]
 	hints   chan struct{} // the adapter's own short answers running at once
+	people  people        // users looked up
 	refused atomic.Int64  // when a refused request was last logged, Unix seconds
 }
 

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	slackapi "github.com/slack-go/slack"
+
 	"orderbot/bot"
 	"orderbot/bot/slack"
 	"orderbot/bot/slack/slackfake"
@@ -194,5 +196,30 @@ func TestButtonsUpdateStepsNotNotifications(t *testing.T) {
 	click("Next", "chat.postMessage")
 	if n := len(e.fake.Calls("chat.postMessage")); n != posts+1 {
 		t.Fatalf("a failed update was not replaced by a new message (%d posts, had %d)", n, posts)
+	}
+}
+
+// A user's Slack locale reaches the conversation (zh-CN → Chinese); the
+// look-up is made once and cached.
+func TestLocaleFromUsersInfo(t *testing.T) {
+	e := newEnv(t)
+	e.fake.SetUser(slackapi.User{ID: "U9", Name: "lilei", RealName: "Li Lei", Locale: "zh-CN"})
+	for i, text := range []string{"你好", "再见"} {
+		if code := e.event(fmt.Sprintf("EvLocale%d", i), slackfake.DMMessage("U9", "DU9", text, fmt.Sprintf("2.%d", i))); code != http.StatusOK {
+			t.Fatalf("DM answered %d", code)
+		}
+	}
+	e.wait(func(c slackfake.Call) bool {
+		return c.Method == "chat.postMessage" && strings.Contains(c.Param("text"), "再见")
+	})
+	e.h.mu.Lock()
+	defer e.h.mu.Unlock()
+	for _, in := range e.h.handled {
+		if in.Lang != "zh-CN" {
+			t.Fatalf("message handled with language %q", in.Lang)
+		}
+	}
+	if n := len(e.fake.Calls("users.info")); n != 1 {
+		t.Fatalf("%d users.info calls, want 1", n)
 	}
 }
