@@ -32,6 +32,8 @@ import (
 
 	"github.com/slack-go/slack"
 	"github.com/slack-go/slack/slacktest"
+
+	"orderbot/bot/internal/calllog"
 )
 
 // The workspace and app the server pretends to be.
@@ -150,10 +152,10 @@ type Server struct {
 	closing chan struct{}
 	once    sync.Once
 
+	calls  *calllog.Log[Call] // recorded while mu is held, so Seq follows the state changes
+	faults calllog.Faults[Fault]
+
 	mu       sync.Mutex
-	calls    []Call
-	callWake chan struct{} // closed and replaced when a call is recorded
-	faults   map[string][]Fault
 	clock    int64 // microseconds of the latest ts issued
 	channels map[string]*channelState
 	opened   map[string]bool // conversations opened
@@ -168,9 +170,8 @@ type Server struct {
 // NewServer starts a server that is closed when t ends.
 func NewServer(t testing.TB) *Server {
 	s := &Server{
+		calls:    calllog.New("slackfake", func(c *Call, seq int) { c.Seq = seq }),
 		closing:  make(chan struct{}),
-		callWake: make(chan struct{}),
-		faults:   make(map[string][]Fault),
 		clock:    1700000000 * 1000000,
 		channels: make(map[string]*channelState),
 		opened:   make(map[string]bool),
@@ -208,85 +209,35 @@ func (s *Server) Close() {
 }
 
 // FailNext makes the next n calls of method answer with f.
-func (s *Server) FailNext(method string, n int, f Fault) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for range n {
-		s.faults[method] = append(s.faults[method], f)
-	}
-}
+func (s *Server) FailNext(method string, n int, f Fault) { s.faults.Add(method, n, f) }
 
 // Calls returns the calls of method completed so far, oldest first; all
 // calls when method is "".
 func (s *Server) Calls(method string) []Call {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []Call
-	for _, c := range s.calls {
-		if method == "" || c.Method == method {
-			out = append(out, c)
-		}
-	}
-	return out
+	return s.calls.Calls(func(c Call) bool { return method == "" || c.Method == method })
 }
 
 // WaitFor returns the first call, recorded or still to come, for which
 // match is true; it gives up when ctx ends.
 func (s *Server) WaitFor(ctx context.Context, match func(Call) bool) (Call, error) {
-	calls, err := s.WaitCalls(ctx, 1, match)
-	if err != nil {
-		return Call{}, err
-	}
-	return calls[0], nil
+	return s.calls.WaitFor(ctx, match)
 }
 
 // WaitCalls waits until n calls match and returns them, oldest first.
 func (s *Server) WaitCalls(ctx context.Context, n int, match func(Call) bool) ([]Call, error) {
-	for {
-		s.mu.Lock()
-		var found []Call
-		for _, c := range s.calls {
-			if match(c) {
-				found = append(found, c)
-			}
-		}
-		wake := s.callWake
-		s.mu.Unlock()
-		if len(found) >= n {
-			return found[:n], nil
-		}
-		select {
-		case <-wake:
-		case <-ctx.Done():
-			return found, fmt.Errorf("slackfake: %d of %d matching calls before %w", len(found), n, ctx.Err())
-		}
-	}
+	return s.calls.Wait(ctx, n, match)
 }
 
 // Method matches calls of one method; with more matchers, all must match.
 func Method(name string, and ...func(Call) bool) func(Call) bool {
-	return func(c Call) bool {
-		if c.Method != name {
-			return false
-		}
-		for _, m := range and {
-			if !m(c) {
-				return false
-			}
-		}
-		return true
-	}
+	return calllog.And(func(c Call) bool { return c.Method == name }, and...)
 }
 
 // After matches calls that completed after the call with sequence seq.
 func After(seq int) func(Call) bool { return func(c Call) bool { return c.Seq > seq } }
 
 // LastSeq is the sequence number of the latest completed call.
-func (s *Server) LastSeq() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.calls)
-}
+func (s *Server) LastSeq() int { return s.calls.Len() }
 
 // Messages returns the messages of a channel as they are now, oldest first.
 // A user id names the user's DM with the bot, as in chat.postMessage.
@@ -425,12 +376,10 @@ func (s *Server) serveHook(w http.ResponseWriter, r *http.Request) {
 // records the call.
 func (s *Server) serve(w http.ResponseWriter, r *http.Request, call Call, handle func() (int, map[string]any)) {
 	s.mu.Lock()
-	if q := s.faults[call.Method]; len(q) > 0 {
-		f := q[0]
-		s.faults[call.Method] = q[1:]
+	if f, faulted := s.faults.Next(call.Method); faulted {
 		call.Fault = true
 		if f.Hang {
-			s.record(call)
+			s.calls.Record(call)
 			s.mu.Unlock()
 			select {
 			case <-r.Context().Done():
@@ -439,23 +388,16 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, call Call, handle
 			panic(http.ErrAbortHandler) // the client sees the connection drop
 		}
 		call.Status = f.Status
-		s.record(call)
+		s.calls.Record(call)
 		s.mu.Unlock()
 		writeFault(w, f)
 		return
 	}
 	status, body := handle()
 	call.Status = status
-	s.record(call)
+	s.calls.Record(call)
 	s.mu.Unlock()
 	writeJSON(w, status, body)
-}
-
-func (s *Server) record(c Call) {
-	c.Seq = len(s.calls) + 1
-	s.calls = append(s.calls, c)
-	close(s.callWake)
-	s.callWake = make(chan struct{})
 }
 
 func writeFault(w http.ResponseWriter, f Fault) {

@@ -27,6 +27,8 @@ import (
 	"unicode/utf8"
 
 	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
+
+	"orderbot/bot/internal/calllog"
 )
 
 // The bot the server pretends to be, as getMe reports it.
@@ -148,10 +150,10 @@ type Server struct {
 	closing chan struct{}
 	once    sync.Once
 
+	calls  *calllog.Log[Call]
+	faults calllog.Faults[Fault]
+
 	mu        sync.Mutex
-	calls     []Call
-	callWake  chan struct{} // closed and replaced when a call is recorded
-	faults    map[string][]Fault
 	updates   []queued // every update pushed; those below offset are confirmed
 	offset    int      // updates with a lower id are confirmed
 	nextID    int      // next update_id to assign
@@ -173,11 +175,10 @@ type Server struct {
 // NewServer starts a server that is closed when t ends.
 func NewServer(t testing.TB) *Server {
 	s := &Server{
+		calls:     calllog.New("telegramtest", func(c *Call, seq int) { c.Seq = seq }),
 		closing:   make(chan struct{}),
-		callWake:  make(chan struct{}),
 		pushWake:  make(chan struct{}),
 		pollWake:  make(chan struct{}),
-		faults:    make(map[string][]Fault),
 		nextID:    100001,
 		chats:     make(map[int64]*chatState),
 		callbacks: make(map[string]bool),
@@ -203,85 +204,35 @@ func (s *Server) Close() {
 }
 
 // FailNext makes the next n calls of method answer with f.
-func (s *Server) FailNext(method string, n int, f Fault) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for range n {
-		s.faults[method] = append(s.faults[method], f)
-	}
-}
+func (s *Server) FailNext(method string, n int, f Fault) { s.faults.Add(method, n, f) }
 
 // Calls returns the calls of method completed so far, oldest first; all
 // calls when method is "".
 func (s *Server) Calls(method string) []Call {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []Call
-	for _, c := range s.calls {
-		if method == "" || c.Method == method {
-			out = append(out, c)
-		}
-	}
-	return out
+	return s.calls.Calls(func(c Call) bool { return method == "" || c.Method == method })
 }
 
 // WaitFor returns the first call, recorded or still to come, for which
 // match is true; it gives up when ctx ends.
 func (s *Server) WaitFor(ctx context.Context, match func(Call) bool) (Call, error) {
-	calls, err := s.WaitCalls(ctx, 1, match)
-	if err != nil {
-		return Call{}, err
-	}
-	return calls[0], nil
+	return s.calls.WaitFor(ctx, match)
 }
 
 // WaitCalls waits until n calls match and returns them, oldest first.
 func (s *Server) WaitCalls(ctx context.Context, n int, match func(Call) bool) ([]Call, error) {
-	for {
-		s.mu.Lock()
-		var found []Call
-		for _, c := range s.calls {
-			if match(c) {
-				found = append(found, c)
-			}
-		}
-		wake := s.callWake
-		s.mu.Unlock()
-		if len(found) >= n {
-			return found[:n], nil
-		}
-		select {
-		case <-wake:
-		case <-ctx.Done():
-			return found, fmt.Errorf("telegramtest: %d of %d matching calls before %w", len(found), n, ctx.Err())
-		}
-	}
+	return s.calls.Wait(ctx, n, match)
 }
 
 // Method matches calls of one method; with more matchers, all must match.
 func Method(name string, and ...func(Call) bool) func(Call) bool {
-	return func(c Call) bool {
-		if c.Method != name {
-			return false
-		}
-		for _, m := range and {
-			if !m(c) {
-				return false
-			}
-		}
-		return true
-	}
+	return calllog.And(func(c Call) bool { return c.Method == name }, and...)
 }
 
 // After matches calls that completed after the call with sequence seq.
 func After(seq int) func(Call) bool { return func(c Call) bool { return c.Seq > seq } }
 
 // LastSeq is the sequence number of the latest completed call.
-func (s *Server) LastSeq() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.calls)
-}
+func (s *Server) LastSeq() int { return s.calls.Len() }
 
 // Webhook returns what setWebhook registered; url is "" when none is set.
 func (s *Server) Webhook() (url, secret string, allowed []string) {
@@ -443,18 +394,10 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	s.mu.Lock()
-	var fault *Fault
-	if q := s.faults[method]; len(q) > 0 {
-		f := q[0]
-		s.faults[method] = q[1:]
-		fault = &f
-	}
-	s.mu.Unlock()
-	if fault != nil {
+	if fault, faulted := s.faults.Next(method); faulted {
 		call.Fault = true
 		if fault.Hang {
-			s.record(call)
+			s.calls.Record(call)
 			select {
 			case <-r.Context().Done():
 			case <-s.closing:
@@ -479,17 +422,8 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) finish(w http.ResponseWriter, call Call, status int, body map[string]any) {
 	call.Status = status
-	s.record(call)
+	s.calls.Record(call)
 	writeJSON(w, status, body)
-}
-
-func (s *Server) record(c Call) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	c.Seq = len(s.calls) + 1
-	s.calls = append(s.calls, c)
-	close(s.callWake)
-	s.callWake = make(chan struct{})
 }
 
 func writeJSON(w http.ResponseWriter, status int, body map[string]any) {
