@@ -369,16 +369,7 @@ func TestValidate(t *testing.T) {
 				c = mustParse(t, baseCatalog+secondProduct)
 				tt.change(c)
 			}
-			err := c.Validate()
-			if tt.want == "" {
-				if err != nil {
-					t.Fatalf("Validate = %v, want nil", err)
-				}
-				return
-			}
-			if ErrorCode(err) != EINVALID || !strings.Contains(ErrorMessage(err), tt.want) {
-				t.Errorf("Validate = %v, want EINVALID containing %q", err, tt.want)
-			}
+			wantInvalid(t, c.Validate(), tt.want)
 		})
 	}
 }

@@ -77,6 +77,7 @@ const (
 	PayOnDelivery Payment = "cod"      // cash or a scanned code to the courier
 	PayTelegram   Payment = "telegram" // a card, through Telegram Payments' provider
 	PayStars      Payment = "stars"    // Telegram Stars, for digital products with a Stars price; priced in CurrencyStars
+	PayCompany    Payment = "company"  // the company account (Slack employees); needs a cost centre, and approval when the rules say so
 )
 
 // Upfront reports whether an order paid this way waits for its payment
@@ -89,6 +90,10 @@ const (
 	ActorPayment = "payment"
 	ActorSystem  = "system"
 )
+
+// ActorApproverPrefix starts the actor of an approver's decision:
+// "approver:" and the approver's user id.
+const ActorApproverPrefix = "approver:"
 
 // ReceivedPayment is a payment its provider confirmed.
 type ReceivedPayment struct {
@@ -122,6 +127,20 @@ type Draft struct {
 	ContactName string      `json:"contact_name"`
 	Phone       string      `json:"phone"` // E.164
 	Payment     Payment     `json:"payment"`
+	CostCentre  string      `json:"cost_centre,omitempty"` // the budget a PayCompany order is charged to; trimmed by Service.Place
+	Reason      string      `json:"reason,omitempty"`      // why the requester needs it, for approvers
+
+	// Approvals are who must approve the order before it ships. Only
+	// Service.Place sets them, from its ApprovalRules, after clearing
+	// whatever the caller put there: they are never taken from callers.
+	Approvals []Approval `json:"-"`
+}
+
+// Approval names one person who must approve an order, and the rule that
+// made it so (the first, when several did).
+type Approval struct {
+	Approver string `json:"approver"` // a user id of the order's channel
+	Rule     string `json:"rule"`     // the rule's name, shown to the approver
 }
 
 // Line is an ordered line, with the names and price frozen at placement.
@@ -149,21 +168,24 @@ type Change struct {
 
 // Order is a placed order.
 type Order struct {
-	ID          int64     `json:"-"`
-	Number      string    `json:"number"`
-	CheckoutKey string    `json:"-"`
-	Customer    Customer  `json:"customer"`
-	Status      Status    `json:"status"`
-	Lines       []Line    `json:"lines"`
-	Total       Money     `json:"total"`
-	Address     string    `json:"address"`
-	ContactName string    `json:"contact_name"`
-	Phone       string    `json:"phone"`
-	Payment     Payment   `json:"payment"`
-	Tracking    string    `json:"tracking,omitempty"`
-	CreatedAt   time.Time `json:"created_at"`
-	UpdatedAt   time.Time `json:"updated_at"`
-	History     []Change  `json:"history,omitempty"`
+	ID          int64      `json:"-"`
+	Number      string     `json:"number"`
+	CheckoutKey string     `json:"-"`
+	Customer    Customer   `json:"customer"`
+	Status      Status     `json:"status"`
+	Lines       []Line     `json:"lines"`
+	Total       Money      `json:"total"`
+	Address     string     `json:"address"`
+	ContactName string     `json:"contact_name"`
+	Phone       string     `json:"phone"`
+	Payment     Payment    `json:"payment"`
+	Tracking    string     `json:"tracking,omitempty"`
+	CostCentre  string     `json:"cost_centre,omitempty"`
+	Reason      string     `json:"reason,omitempty"`
+	Approvals   []Approval `json:"approvals,omitempty"` // who may decide while the order is pending_approval, by user id
+	CreatedAt   time.Time  `json:"created_at"`
+	UpdatedAt   time.Time  `json:"updated_at"`
+	History     []Change   `json:"history,omitempty"`
 }
 
 // Total sums lines; ok is false on overflow or mixed currencies.

@@ -12,12 +12,14 @@ import (
 
 // Limits on what a draft may contain.
 const (
-	MaxLines       = 20
-	MaxQuantity    = 999
-	MaxAddressLen  = 500 // characters
-	MaxNameLen     = 100 // characters
-	MaxNoteLen     = 500
-	MaxTrackingLen = 100
+	MaxLines         = 20
+	MaxQuantity      = 999
+	MaxAddressLen    = 500 // characters
+	MaxNameLen       = 100 // characters
+	MaxNoteLen       = 500
+	MaxTrackingLen   = 100
+	MaxCostCentreLen = 64  // characters, once trimmed
+	MaxReasonLen     = 500 // characters
 )
 
 // Store persists the order core. orders/sqlstore implements it.
@@ -33,6 +35,8 @@ type Store interface {
 	// inserts the order with number, its lines, its first history entry and an
 	// outbox notification. A draft paid with PayStars is checked against the
 	// variants' Stars prices, and only digital products are sold for Stars.
+	// A PayCompany draft with d.Approvals starts in pending_approval, its
+	// approvers stored with it; without, it can ship at once.
 	PlaceOrder(ctx context.Context, d Draft, number string, at time.Time) (Order, error)
 	// Order returns an order with its history, ENOTFOUND if there is none.
 	Order(ctx context.Context, number string) (Order, error)
@@ -42,6 +46,12 @@ type Store interface {
 	// current status (ECONFLICT otherwise), records the history entry, releases
 	// stock when t.To does, and writes an outbox notification, in one transaction.
 	Transition(ctx context.Context, number string, t Transition) (Order, error)
+	// Decide, in one transaction, records approver's decision on an order
+	// waiting for approval: it moves it to t.To (pending_shipment or
+	// rejected) as Transition does. It is EINVALID when approver is not one
+	// of the order's approvers, and ECONFLICT, with the order as it is,
+	// when the order no longer waits for approval.
+	Decide(ctx context.Context, number, approver string, t Transition) (Order, error)
 	// ClaimNotifications leases up to limit due, undelivered notifications that
 	// match f until at+lease, so that no other notifier takes them meanwhile.
 	ClaimNotifications(ctx context.Context, f NotificationFilter, limit int, at time.Time, lease time.Duration) ([]Notification, error)
@@ -89,8 +99,9 @@ type Transition struct {
 // Service is the order core's entry point: it checks input, numbers orders and
 // delegates the transactional work to its Store.
 type Service struct {
-	store Store
-	now   func() time.Time
+	store     Store
+	now       func() time.Time
+	approvals *ApprovalRules
 }
 
 // NewService returns a Service over store. now may be nil for time.Now.
@@ -100,6 +111,11 @@ func NewService(store Store, now func() time.Time) *Service {
 	}
 	return &Service{store: store, now: now}
 }
+
+// SetApprovalRules sets the rules that decide which company orders need
+// approval; nil means none do. Validate them first. It is not safe to call
+// once the Service is in use.
+func (s *Service) SetApprovalRules(r *ApprovalRules) { s.approvals = r }
 
 // Catalog returns the current catalog.
 func (s *Service) Catalog(ctx context.Context) (*Catalog, error) { return s.store.Catalog(ctx) }
@@ -131,10 +147,20 @@ func (s *Service) Orders(ctx context.Context, f Filter) ([]Order, error) {
 
 // Place validates d and places it, returning the new (or, for a repeated
 // checkout key, the existing) order. A *ProblemsError means the cart must be
-// shown to the customer again.
+// shown to the customer again. A company order the approval rules match
+// waits for its approvers (see Decide); d.Approvals is ignored, and the
+// cost centre trimmed.
 func (s *Service) Place(ctx context.Context, d Draft) (Order, error) {
+	d.Approvals = nil
+	d.CostCentre = strings.TrimSpace(d.CostCentre)
 	if err := d.Validate(); err != nil {
 		return Order{}, err
+	}
+	if d.Payment == PayCompany && s.approvals != nil {
+		var err error
+		if d.Approvals, err = s.approvers(ctx, d); err != nil {
+			return Order{}, err
+		}
 	}
 	for attempt := 0; ; attempt++ {
 		o, err := s.store.PlaceOrder(ctx, d, NewNumber(), s.now().UTC())
@@ -143,6 +169,25 @@ func (s *Service) Place(ctx context.Context, d Draft) (Order, error) {
 		}
 		return o, err
 	}
+}
+
+// approvers returns who must approve company draft d. The categories come
+// from the catalog; the total from the prices shown, which the store checks
+// when it places the order.
+func (s *Service) approvers(ctx context.Context, d Draft) ([]Approval, error) {
+	c, err := s.store.Catalog(ctx)
+	if err != nil {
+		return nil, err
+	}
+	lines := make([]Line, len(d.Lines))
+	for i, dl := range d.Lines {
+		_, p, _ := c.Variant(dl.VariantSKU) // an unknown one is refused by the store
+		lines[i] = Line{VariantSKU: dl.VariantSKU, ProductSKU: p.SKU, UnitPrice: dl.UnitPrice, Quantity: dl.Quantity}
+	}
+	return s.approvals.Approvers(d, lines, func(sku string) string {
+		p, _ := c.Product(sku)
+		return p.CategoryID
+	})
 }
 
 // ErrNumberTaken is returned by a Store when a freshly drawn order number
@@ -171,6 +216,35 @@ func (s *Service) Advance(ctx context.Context, number string, t Transition) (Ord
 		t.At = s.now().UTC()
 	}
 	return s.store.Transition(ctx, number, t)
+}
+
+// Decide records an approver's decision on an order waiting for approval:
+// approved, it moves on to pending_shipment; rejected, to rejected, which
+// gives its stock back. note is kept in the history and told to the
+// customer; rejecting needs one, the reason. Only one of the order's
+// approvers may decide (EINVALID for anyone else), and only once: when the
+// order no longer waits for approval, Decide returns ECONFLICT and the
+// order, whose last history entry says who decided.
+func (s *Service) Decide(ctx context.Context, number, approver string, approve bool, note string) (Order, error) {
+	number = NormalizeNumber(number)
+	if number == "" {
+		return Order{}, Errorf(EINVALID, "order number is empty")
+	}
+	if approver == "" {
+		return Order{}, Errorf(EINVALID, "approver is missing")
+	}
+	note = strings.TrimSpace(note)
+	if !approve && note == "" {
+		return Order{}, Errorf(EINVALID, "a rejection needs a reason")
+	}
+	if utf8.RuneCountInString(note) > MaxReasonLen {
+		return Order{}, Errorf(EINVALID, "the reason is longer than %d characters", MaxReasonLen)
+	}
+	t := Transition{To: StatusPendingShipment, Actor: ActorApproverPrefix + approver, Note: note, At: s.now().UTC()}
+	if !approve {
+		t.To = StatusRejected
+	}
+	return s.store.Decide(ctx, number, approver, t)
 }
 
 // Cancel cancels a customer's own order if it has not shipped.
@@ -280,8 +354,18 @@ func (d Draft) Validate() error {
 	if !strings.HasPrefix(d.Phone, "+") || len(d.Phone) < 8 || len(d.Phone) > 16 {
 		return Errorf(EINVALID, "phone number is missing or malformed")
 	}
-	if d.Payment != PayOnDelivery && d.Payment != PayTelegram && d.Payment != PayStars {
+	if d.Payment != PayOnDelivery && d.Payment != PayTelegram && d.Payment != PayStars && d.Payment != PayCompany {
 		return Errorf(EINVALID, "payment method %q is not available", d.Payment)
+	}
+	cc := strings.TrimSpace(d.CostCentre)
+	if utf8.RuneCountInString(cc) > MaxCostCentreLen {
+		return Errorf(EINVALID, "cost centre is longer than %d characters", MaxCostCentreLen)
+	}
+	if d.Payment == PayCompany && cc == "" {
+		return Errorf(EINVALID, "an order paid by the company account needs a cost centre")
+	}
+	if utf8.RuneCountInString(d.Reason) > MaxReasonLen {
+		return Errorf(EINVALID, "reason is longer than %d characters", MaxReasonLen)
 	}
 	return nil
 }

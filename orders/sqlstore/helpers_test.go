@@ -55,6 +55,51 @@ func mustOpenPath(t testing.TB, path string) *Store {
 	return s
 }
 
+// mustOpenMigratedBefore opens a store on a fresh file whose schema is as
+// Migrate left it before the migration file named existed, for testing
+// that migration's upgrade of an older database.
+func mustOpenMigratedBefore(t testing.TB, name string) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), "sqlite:"+filepath.Join(t.TempDir(), "orderbot.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	ms, err := migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.db.Exec(`CREATE TABLE schema_migrations (component TEXT NOT NULL, version INTEGER NOT NULL,
+		name TEXT NOT NULL, applied_at BIGINT NOT NULL, PRIMARY KEY (component, version))`); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms {
+		if m.name == name {
+			return s
+		}
+		for _, st := range statements(m.sql, DialectSQLite) {
+			if _, err := s.db.Exec(st); err != nil {
+				t.Fatalf("%s: %v", m.name, err)
+			}
+		}
+		if _, err := s.db.Exec("INSERT INTO schema_migrations VALUES (?, ?, ?, 0)", component, m.version, m.name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Fatalf("no migration %s", name)
+	return nil
+}
+
+// mustExec runs statements on the write pool, in order.
+func mustExec(t testing.TB, s *Store, statements ...string) {
+	t.Helper()
+	for _, q := range statements {
+		if _, err := s.db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+}
+
 // mustService returns a Service over s with a test clock.
 func mustService(t testing.TB, s *Store) *orders.Service {
 	t.Helper()

@@ -11,7 +11,7 @@ import (
 	"orderbot/orders"
 )
 
-// orderRow, lineRow and changeRow are order rows as stored.
+// orderRow, lineRow, changeRow and approverRow are order rows as stored.
 type orderRow struct {
 	ID          int64  `db:"id"`
 	Number      string `db:"number"`
@@ -28,6 +28,8 @@ type orderRow struct {
 	Phone       string `db:"phone"`
 	Payment     string `db:"payment"`
 	Tracking    string `db:"tracking"`
+	CostCentre  string `db:"cost_centre"`
+	Reason      string `db:"reason"`
 	CreatedAt   int64  `db:"created_at"`
 	UpdatedAt   int64  `db:"updated_at"`
 }
@@ -51,9 +53,15 @@ type changeRow struct {
 	At    int64  `db:"at"`
 }
 
+type approverRow struct {
+	OrderID  int64  `db:"order_id"`
+	Approver string `db:"approver"`
+	Rule     string `db:"rule"`
+}
+
 const (
 	orderColumns = `id, number, checkout_key, customer_channel, customer_chat, customer_user, customer_lang,
-		status, total, currency, address, contact_name, phone, payment, tracking, created_at, updated_at`
+		status, total, currency, address, contact_name, phone, payment, tracking, cost_centre, reason, created_at, updated_at`
 	lineColumns = "order_id, variant_sku, product_sku, product_name, variant_name, unit_price, currency, quantity"
 )
 
@@ -95,8 +103,8 @@ func scanLines(rows *sql.Rows, err error) ([]lineRow, error) {
 	return lines, rows.Err()
 }
 
-// order decodes an order row with the given lines and history.
-func (r orderRow) order(lines []lineRow, history []changeRow) (orders.Order, error) {
+// order decodes an order row with the given lines, history and approvers.
+func (r orderRow) order(lines []lineRow, history []changeRow, approvers []approverRow) (orders.Order, error) {
 	o := orders.Order{
 		ID:          r.ID,
 		Number:      r.Number,
@@ -109,6 +117,8 @@ func (r orderRow) order(lines []lineRow, history []changeRow) (orders.Order, err
 		Phone:       r.Phone,
 		Payment:     orders.Payment(r.Payment),
 		Tracking:    r.Tracking,
+		CostCentre:  r.CostCentre,
+		Reason:      r.Reason,
 		CreatedAt:   fromMicros(r.CreatedAt),
 		UpdatedAt:   fromMicros(r.UpdatedAt),
 		Lines:       make([]orders.Line, 0, len(lines)),
@@ -131,6 +141,9 @@ func (r orderRow) order(lines []lineRow, history []changeRow) (orders.Order, err
 			Quantity:    l.Quantity,
 		})
 	}
+	for _, a := range approvers {
+		o.Approvals = append(o.Approvals, orders.Approval{Approver: a.Approver, Rule: a.Rule})
+	}
 	for _, h := range history {
 		o.History = append(o.History, orders.Change{
 			From: orders.Status(h.From), To: orders.Status(h.To), Actor: h.Actor, Note: h.Note, At: fromMicros(h.At),
@@ -139,8 +152,8 @@ func (r orderRow) order(lines []lineRow, history []changeRow) (orders.Order, err
 	return o, nil
 }
 
-// loadOrder reads the order with the given id, its lines and its history
-// within tx.
+// loadOrder reads the order with the given id, its lines, its history and
+// its approvers within tx.
 func (s *Store) loadOrder(ctx context.Context, tx *txn, q string, arg any) (orders.Order, error) {
 	var r orderRow
 	if err := tx.get(ctx, &r, q, arg); err != nil {
@@ -154,7 +167,11 @@ func (s *Store) loadOrder(ctx context.Context, tx *txn, q string, arg any) (orde
 	if err := tx.sel(ctx, &history, qHistoryOfOrder, r.ID); err != nil {
 		return orders.Order{}, err
 	}
-	return r.order(lines, history)
+	approvers, err := approversOf(ctx, tx, []orderRow{r})
+	if err != nil {
+		return orders.Order{}, err
+	}
+	return r.order(lines, history, approvers)
 }
 
 // Order returns an order with its lines and its history, oldest first.
@@ -175,7 +192,7 @@ func (s *Store) Order(ctx context.Context, number string) (orders.Order, error) 
 }
 
 // Orders lists orders matching f, newest (last placed) first, with their
-// lines but without history. A zero f.Limit means 100.
+// lines and approvers but without history. A zero f.Limit means 100.
 func (s *Store) Orders(ctx context.Context, f orders.Filter) ([]orders.Order, error) {
 	var where []string
 	var args []any
@@ -200,6 +217,7 @@ func (s *Store) Orders(ctx context.Context, f orders.Filter) ([]orders.Order, er
 
 	var rows []orderRow
 	var lines []lineRow
+	var approvers []approverRow
 	err := s.read(ctx, func(tx *txn) error {
 		if err := tx.SelectContext(ctx, &rows, tx.Rebind(q), args...); err != nil {
 			return err
@@ -214,6 +232,10 @@ func (s *Store) Orders(ctx context.Context, f orders.Filter) ([]orders.Order, er
 		var err error
 		lines, err = scanLines(tx.QueryContext(ctx, tx.Rebind("SELECT "+lineColumns+" FROM order_lines WHERE order_id IN ("+
 			placeholders(len(ids))+") ORDER BY order_id, line_no"), ids...))
+		if err != nil {
+			return err
+		}
+		approvers, err = approversOf(ctx, tx, rows)
 		return err
 	})
 	if err != nil {
@@ -223,9 +245,13 @@ func (s *Store) Orders(ctx context.Context, f orders.Filter) ([]orders.Order, er
 	for _, l := range lines {
 		byOrder[l.OrderID] = append(byOrder[l.OrderID], l)
 	}
+	approversByOrder := map[int64][]approverRow{}
+	for _, a := range approvers {
+		approversByOrder[a.OrderID] = append(approversByOrder[a.OrderID], a)
+	}
 	out := make([]orders.Order, 0, len(rows))
 	for _, r := range rows {
-		o, err := r.order(byOrder[r.ID], nil)
+		o, err := r.order(byOrder[r.ID], nil, approversByOrder[r.ID])
 		if err != nil {
 			return nil, fail("list orders", err)
 		}
@@ -245,17 +271,10 @@ func (s *Store) Transition(ctx context.Context, number string, t orders.Transiti
 	if _, err := orders.ParseStatus(string(t.To)); err != nil {
 		return orders.Order{}, err
 	}
-	at := t.At.UTC()
-	if t.At.IsZero() {
-		at = time.Now().UTC() // the Service always sets it; a direct caller may not
-	}
+	at := changeTime(t)
 	var o orders.Order
 	err := s.write(ctx, func(tx *txn) error {
-		var r orderRow
-		err := tx.get(ctx, &r, qOrderByNumber, number)
-		if errors.Is(err, sql.ErrNoRows) {
-			return orders.Errorf(orders.ENOTFOUND, "order %s not found", number)
-		}
+		r, err := orderToChange(ctx, tx, qOrderByNumber, number)
 		if err != nil {
 			return err
 		}
@@ -266,6 +285,26 @@ func (s *Store) Transition(ctx context.Context, number string, t orders.Transiti
 		return orders.Order{}, fail("advance order "+number, err)
 	}
 	return o, nil
+}
+
+// changeTime is when t happens: t.At, or now when it is not set (the
+// Service always sets it; a direct caller may not).
+func changeTime(t orders.Transition) time.Time {
+	if t.At.IsZero() {
+		return time.Now().UTC()
+	}
+	return t.At.UTC()
+}
+
+// orderToChange reads, with q, the row of the order that a write
+// transaction is about to change; ENOTFOUND when there is none.
+func orderToChange(ctx context.Context, tx *txn, q, number string) (orderRow, error) {
+	var r orderRow
+	err := tx.get(ctx, &r, q, number)
+	if errors.Is(err, sql.ErrNoRows) {
+		return orderRow{}, orders.Errorf(orders.ENOTFOUND, "order %s not found", number)
+	}
+	return r, err
 }
 
 // transition moves the order read as r to t.To inside tx: the conditional

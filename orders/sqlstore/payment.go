@@ -2,8 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"time"
 
 	"orderbot/orders"
@@ -23,11 +21,7 @@ func (s *Store) RecordPayment(ctx context.Context, number string, p orders.Recei
 	var o orders.Order
 	var late error
 	err := s.write(ctx, func(tx *txn) error {
-		var r orderRow
-		err := tx.get(ctx, &r, qOrderByNumber, number)
-		if errors.Is(err, sql.ErrNoRows) {
-			return orders.Errorf(orders.ENOTFOUND, "order %s not found", number)
-		}
+		r, err := orderToChange(ctx, tx, qOrderByNumber, number)
 		if err != nil {
 			return err
 		}

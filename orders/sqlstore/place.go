@@ -18,8 +18,8 @@ const (
 	// transaction (PostgreSQL would otherwise): no row inserted means the
 	// checkout key or the number is already taken, and a look-up tells which.
 	qInsertOrder = `INSERT INTO orders (number, checkout_key, customer_channel, customer_chat, customer_user, customer_lang,
-			status, total, currency, address, contact_name, phone, payment, tracking, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', ?, ?)
+			status, total, currency, address, contact_name, phone, payment, tracking, cost_centre, reason, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', ?, ?, ?, ?)
 		ON CONFLICT DO NOTHING`
 	// PostgreSQL's driver has no LastInsertId; SQLite runs the plain insert,
 	// which costs a third less than one returning rows.
@@ -70,14 +70,22 @@ type forSaleRow struct {
 
 // initialStatus is the status a new order starts in, which depends on how it
 // is paid: paid on delivery, it can ship at once; paid up front (by card or
-// in Stars), it waits for the payment; methods needing approval will start
-// in pending_approval.
+// in Stars), it waits for the payment; paid by the company account, it
+// waits for its approvers if it has any, and can ship at once otherwise.
 func initialStatus(d orders.Draft) (orders.Status, error) {
+	if len(d.Approvals) > 0 && d.Payment != orders.PayCompany {
+		return "", orders.Errorf(orders.EINVALID, "only orders paid by the company account are approved")
+	}
 	switch d.Payment {
 	case orders.PayOnDelivery:
 		return orders.StatusPendingShipment, nil
 	case orders.PayTelegram, orders.PayStars:
 		return orders.StatusPendingPayment, nil
+	case orders.PayCompany:
+		if len(d.Approvals) > 0 {
+			return orders.StatusPendingApproval, nil
+		}
+		return orders.StatusPendingShipment, nil
 	}
 	return "", orders.Errorf(orders.EINVALID, "payment method %q is not available", d.Payment)
 }
@@ -100,7 +108,8 @@ func initialStatus(d orders.Draft) (orders.Status, error) {
 // again as one that does not): the order row; per line, one that
 // reserves stock and one that records the line, each only if the line can
 // be ordered as shown; the history entry; the notification; and one query
-// reading the lines back. The checks are not skipped, only folded into the
+// reading the lines back; an order with approvers adds one statement
+// storing them. The checks are not skipped, only folded into the
 // writes; a refused line is examined afterwards to say why.
 func (s *Store) PlaceOrder(ctx context.Context, d orders.Draft, number string, at time.Time) (orders.Order, error) {
 	status, err := initialStatus(d)
@@ -117,6 +126,9 @@ func (s *Store) PlaceOrder(ctx context.Context, d orders.Draft, number string, a
 		if d.Payment == orders.PayStars && l.UnitPrice.Currency != orders.CurrencyStars {
 			return orders.Order{}, orders.Errorf(orders.EINVALID, "an order paid in Telegram Stars must be priced in Stars")
 		}
+	}
+	if err := checkApprovals(d.Approvals); err != nil {
+		return orders.Order{}, err
 	}
 	if at.IsZero() {
 		at = time.Now()
@@ -160,7 +172,7 @@ func (s *Store) placeOrder(ctx context.Context, tx *txn, d orders.Draft, number 
 	c := d.Customer
 	id, inserted, err := s.insertOrder(ctx, tx, number, d.CheckoutKey, c.Channel, c.Chat, c.User, c.Lang,
 		string(status), total.Amount, total.Currency, d.Address, d.ContactName, d.Phone, string(d.Payment),
-		micros(at), micros(at))
+		d.CostCentre, d.Reason, micros(at), micros(at))
 	if err != nil {
 		return orders.Order{}, err
 	}
@@ -218,6 +230,11 @@ func (s *Store) placeOrder(ctx context.Context, tx *txn, d orders.Draft, number 
 		}
 	}
 
+	approvers, err := insertApprovers(ctx, tx, id, d.Approvals)
+	if err != nil {
+		return orders.Order{}, err
+	}
+
 	first := orders.Change{From: "", To: status, Actor: orders.ActorCustomer, At: at}
 	if _, err := tx.exec(ctx, qInsertFirstChange, id, string(first.From), string(first.To), first.Actor, first.Note, micros(at)); err != nil {
 		return orders.Order{}, err
@@ -236,9 +253,9 @@ func (s *Store) placeOrder(ctx context.Context, tx *txn, d orders.Draft, number 
 		Channel: c.Channel, Chat: c.Chat, User: c.User, Lang: c.Lang,
 		Status: string(status), Total: total.Amount, Currency: total.Currency,
 		Address: d.Address, ContactName: d.ContactName, Phone: d.Phone, Payment: string(d.Payment),
-		CreatedAt: micros(at), UpdatedAt: micros(at),
+		CostCentre: d.CostCentre, Reason: d.Reason, CreatedAt: micros(at), UpdatedAt: micros(at),
 	}
-	return r.order(lines, []changeRow{{From: string(first.From), To: string(first.To), Actor: first.Actor, At: micros(at)}})
+	return r.order(lines, []changeRow{{From: string(first.From), To: string(first.To), Actor: first.Actor, At: micros(at)}}, approvers)
 }
 
 // insertOrder inserts an order row unless its number or checkout key is

@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
@@ -309,42 +308,12 @@ func TestImportStarsPrice(t *testing.T) {
 // it is migrated.
 func TestMigrateAddsStarsToExistingVariants(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "orderbot.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	ms, err := migrations()
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The schema as Migrate left it before 0003_stars.sql existed.
-	if _, err := s.db.Exec(`CREATE TABLE schema_migrations (component TEXT NOT NULL, version INTEGER NOT NULL,
-		name TEXT NOT NULL, applied_at BIGINT NOT NULL, PRIMARY KEY (component, version))`); err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range ms {
-		if m.name == "0003_stars.sql" {
-			break
-		}
-		for _, st := range statements(m.sql, DialectSQLite) {
-			if _, err := s.db.Exec(st); err != nil {
-				t.Fatalf("%s: %v", m.name, err)
-			}
-		}
-		if _, err := s.db.Exec("INSERT INTO schema_migrations VALUES (?, ?, ?, 0)", component, m.version, m.name); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, q := range []string{
+	s := mustOpenMigratedBefore(t, "0003_stars.sql")
+	mustExec(t, s,
 		`INSERT INTO categories (id, name) VALUES ('snacks', '{"en":"Snacks"}')`,
 		`INSERT INTO products (sku, category_id, kind, name, description, specs) VALUES ('gift', 'snacks', 'digital', '{"en":"Gift card"}', '{}', '[]')`,
 		`INSERT INTO variants (sku, product_sku, name, price, currency, stock) VALUES ('gift-100', 'gift', '{"en":"¥100"}', 10000, 'CNY', 3)`,
-	} {
-		if _, err := s.db.Exec(q); err != nil {
-			t.Fatal(err)
-		}
-	}
+	)
 
 	if err := s.Migrate(ctx); err != nil {
 		t.Fatalf("Migrate: %v", err)

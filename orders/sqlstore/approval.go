@@ -1,0 +1,137 @@
+package sqlstore
+
+import (
+	"context"
+	"sort"
+	"strings"
+
+	"orderbot/orders"
+)
+
+const qIsApprover = "SELECT EXISTS (SELECT 1 FROM order_approvers WHERE order_id = ? AND approver = ?)"
+
+// checkApprovals refuses approvals that could not be stored: an empty
+// approver, or one listed twice.
+func checkApprovals(as []orders.Approval) error {
+	seen := make(map[string]bool, len(as))
+	for _, a := range as {
+		if a.Approver == "" || seen[a.Approver] {
+			return orders.Errorf(orders.EINVALID, "an approver is empty or listed twice")
+		}
+		seen[a.Approver] = true
+	}
+	return nil
+}
+
+// insertApprovers stores an order's approvers in one statement, none for an
+// order without, and returns them as approversOf reads them back.
+func insertApprovers(ctx context.Context, tx *txn, orderID int64, as []orders.Approval) ([]approverRow, error) {
+	if len(as) == 0 {
+		return nil, nil
+	}
+	rows := make([]approverRow, len(as))
+	values := make([]string, len(as))
+	args := make([]any, 0, 3*len(as))
+	for i, a := range as {
+		rows[i] = approverRow{OrderID: orderID, Approver: a.Approver, Rule: a.Rule}
+		values[i] = "(?, ?, ?)"
+		args = append(args, orderID, a.Approver, a.Rule)
+	}
+	q := "INSERT INTO order_approvers (order_id, approver, rule) VALUES " + strings.Join(values, ", ")
+	if _, err := tx.ExecContext(ctx, tx.Rebind(q), args...); err != nil {
+		return nil, err
+	}
+	sortApprovers(rows)
+	return rows, nil
+}
+
+// approversOf reads the approvers of the given orders, by order and then
+// approver. Only orders paid by the company account have any, so no other
+// order costs a query.
+func approversOf(ctx context.Context, tx *txn, rs []orderRow) ([]approverRow, error) {
+	var ids []any
+	for _, r := range rs {
+		if orders.Payment(r.Payment) == orders.PayCompany {
+			ids = append(ids, r.ID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	var rows []approverRow
+	q := "SELECT order_id, approver, rule FROM order_approvers WHERE order_id IN (" + placeholders(len(ids)) + ")"
+	if err := tx.SelectContext(ctx, &rows, tx.Rebind(q), ids...); err != nil {
+		return nil, err
+	}
+	sortApprovers(rows)
+	return rows, nil
+}
+
+// sortApprovers orders approvers by order and then by approver, byte by
+// byte: the same on every database, whatever its collation.
+func sortApprovers(rows []approverRow) {
+	sort.Slice(rows, func(i, j int) bool {
+		if rows[i].OrderID != rows[j].OrderID {
+			return rows[i].OrderID < rows[j].OrderID
+		}
+		return rows[i].Approver < rows[j].Approver
+	})
+}
+
+// Decide implements orders.Store: the approver check, the status check
+// and the transition are one write transaction, so of two approvers
+// deciding at once exactly one does, and the other is told who did.
+func (s *Store) Decide(ctx context.Context, number, approver string, t orders.Transition) (orders.Order, error) {
+	if t.To != orders.StatusPendingShipment && t.To != orders.StatusRejected {
+		return orders.Order{}, orders.Errorf(orders.EINVALID, "a decision approves an order or rejects it")
+	}
+	at := changeTime(t)
+	q := qOrderByNumber
+	if s.dialect == DialectPostgres {
+		// SQLite's write transaction already excludes every other writer;
+		// on PostgreSQL the row lock makes a concurrent decision wait and
+		// then see this one.
+		q += " FOR UPDATE"
+	}
+	var o orders.Order
+	var decided error
+	err := s.write(ctx, func(tx *txn) error {
+		r, err := orderToChange(ctx, tx, q, number)
+		if err != nil {
+			return err
+		}
+		var listed bool
+		if err := tx.GetContext(ctx, &listed, tx.Rebind(qIsApprover), r.ID, approver); err != nil {
+			return err
+		}
+		if !listed {
+			return orders.Errorf(orders.EINVALID, "%s is not an approver of order %s", approver, number)
+		}
+		if orders.Status(r.Status) != orders.StatusPendingApproval {
+			// Nothing is written: the commit ends an empty transaction.
+			if o, err = s.loadOrder(ctx, tx, qOrderByID, r.ID); err != nil {
+				return err
+			}
+			decided = alreadyDecided(o)
+			return nil
+		}
+		o, err = s.transition(ctx, tx, r, t, at)
+		return err
+	})
+	if err != nil {
+		return orders.Order{}, fail("decide on order "+number, err)
+	}
+	return o, decided
+}
+
+// alreadyDecided is the ECONFLICT error for a decision on o, which no
+// longer waits for approval, naming who moved it on.
+func alreadyDecided(o orders.Order) error {
+	for i := len(o.History) - 1; i >= 0; i-- {
+		if h := o.History[i]; h.From == orders.StatusPendingApproval {
+			by := strings.TrimPrefix(h.Actor, orders.ActorApproverPrefix)
+			return orders.Errorf(orders.ECONFLICT, "order %s was already decided by %s; it is %s", o.Number, by, o.Status)
+		}
+	}
+	return orders.Errorf(orders.ECONFLICT, "order %s is %s; it does not wait for approval", o.Number, o.Status)
+}

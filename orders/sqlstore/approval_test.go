@@ -1,0 +1,483 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"orderbot/orders"
+)
+
+// companyRules are an office's approval rules: orders over ¥100 need the
+// requester's manager, snacks one of the office managers.
+func companyRules() *orders.ApprovalRules {
+	return &orders.ApprovalRules{
+		Managers: map[string]string{"U-ann": "U-boss"},
+		Groups:   map[string][]string{"office": {"U-ops1", "U-ops2"}},
+		Rules: []orders.ApprovalRule{
+			{Name: "over ¥100", TotalOver: &orders.Money{Amount: 10000, Currency: "CNY"}, Approvers: []string{"manager"}},
+			{Name: "snacks", Categories: []string{"snacks"}, Approvers: []string{"group:office"}},
+		},
+	}
+}
+
+// employee is Ann, ordering in a direct message to the Slack app.
+var employee = orders.Customer{Channel: "slack", Chat: "D-ann", User: "U-ann", Lang: "en"}
+
+// companyDraft returns Ann's checkout of lines, paid by the company.
+func companyDraft(key string, lines ...orders.DraftLine) orders.Draft {
+	d := draft(key, lines...)
+	d.Customer = employee
+	d.Payment = orders.PayCompany
+	d.CostCentre = "CC-7"
+	d.Reason = "The team ran out of tea"
+	return d
+}
+
+// mustCompanyService returns a Service over s with companyRules.
+func mustCompanyService(t testing.TB, s *Store) *orders.Service {
+	t.Helper()
+	r := companyRules()
+	if err := r.Validate(); err != nil {
+		t.Fatalf("companyRules: %v", err)
+	}
+	svc := mustService(t, s)
+	svc.SetApprovalRules(r)
+	return svc
+}
+
+// mustCompanyStore opens a store with the test catalog and a Service over
+// it with companyRules.
+func mustCompanyStore(t testing.TB) (*Store, *orders.Service) {
+	t.Helper()
+	s := mustOpen(t)
+	mustImport(t, s, testCatalog())
+	return s, mustCompanyService(t, s)
+}
+
+// approvalDraft is an order every rule of companyRules matches: ¥112.00,
+// with a gift card, which is a snack.
+func approvalDraft(key string) orders.Draft {
+	return companyDraft(key, line("tea-green", 1, 1200), line("gift-100", 1, 10000))
+}
+
+// wantApprovals are approvalDraft's approvers, by user id.
+var wantApprovals = []orders.Approval{
+	{Approver: "U-boss", Rule: "over ¥100"},
+	{Approver: "U-ops1", Rule: "snacks"},
+	{Approver: "U-ops2", Rule: "snacks"},
+}
+
+// mustPlaceForApproval places approvalDraft in a store of its own.
+func mustPlaceForApproval(t testing.TB) (*Store, *orders.Service, orders.Order) {
+	t.Helper()
+	s, svc := mustCompanyStore(t)
+	return s, svc, mustPlace(t, svc, approvalDraft("k1"))
+}
+
+// mustOrder reads an order back and fails the test on any error.
+func mustOrder(t testing.TB, svc *orders.Service, number string) orders.Order {
+	t.Helper()
+	o, err := svc.Order(context.Background(), number)
+	if err != nil {
+		t.Fatalf("Order(%s): %v", number, err)
+	}
+	return o
+}
+
+func TestPlaceCompanyOrderWithoutApproval(t *testing.T) {
+	s, svc := mustCompanyStore(t)
+	ctx := context.Background()
+
+	d := companyDraft("k1", line("tea-green", 2, 1200))
+	d.CostCentre = "  CC-7 "
+	placed := mustPlace(t, svc, d)
+
+	if placed.Status != orders.StatusPendingShipment || placed.Payment != orders.PayCompany {
+		t.Errorf("status %s, payment %s; want pending_shipment, company", placed.Status, placed.Payment)
+	}
+	if placed.CostCentre != "CC-7" || placed.Reason != "The team ran out of tea" || placed.Approvals != nil {
+		t.Errorf("cost centre %q, reason %q, approvals %+v; want CC-7 trimmed, the reason, none", placed.CostCentre, placed.Reason, placed.Approvals)
+	}
+	if got := mustOrder(t, svc, placed.Number); !reflect.DeepEqual(got, placed) {
+		t.Errorf("Order() =\n%+v\nwant what Place returned\n%+v", got, placed)
+	}
+	list, err := svc.Orders(ctx, orders.Filter{Customer: &employee})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 1 || list[0].CostCentre != "CC-7" || list[0].Reason != d.Reason {
+		t.Errorf("Orders() = %+v, want the order with its cost centre and reason", list)
+	}
+	if n := mustCount(t, s, "order_approvers"); n != 0 {
+		t.Errorf("order_approvers has %d rows, want none", n)
+	}
+}
+
+func TestPlaceCompanyOrderNeedsApproval(t *testing.T) {
+	s, svc, placed := mustPlaceForApproval(t)
+	ctx := context.Background()
+
+	if placed.Status != orders.StatusPendingApproval {
+		t.Errorf("status = %s, want pending_approval", placed.Status)
+	}
+	if !reflect.DeepEqual(placed.Approvals, wantApprovals) {
+		t.Errorf("approvals = %+v, want %+v", placed.Approvals, wantApprovals)
+	}
+	wantHistory := []orders.Change{{From: "", To: orders.StatusPendingApproval, Actor: orders.ActorCustomer, At: placed.CreatedAt}}
+	if !reflect.DeepEqual(placed.History, wantHistory) {
+		t.Errorf("history = %+v, want %+v", placed.History, wantHistory)
+	}
+	// Stock is held while the approvers decide.
+	for sku, want := range map[string]int{"tea-green": 9, "gift-100": 999} {
+		if got := mustStock(t, s, sku); got != want {
+			t.Errorf("stock of %s = %d, want %d", sku, got, want)
+		}
+	}
+	if got := mustOrder(t, svc, placed.Number); !reflect.DeepEqual(got, placed) {
+		t.Errorf("Order() =\n%+v\nwant what Place returned\n%+v", got, placed)
+	}
+	waiting, err := svc.Orders(ctx, orders.Filter{Status: orders.StatusPendingApproval})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(waiting) != 1 || !reflect.DeepEqual(waiting[0].Approvals, wantApprovals) {
+		t.Errorf("orders waiting for approval = %+v, want the order with its approvers", waiting)
+	}
+	ns, err := s.ClaimNotifications(ctx, orders.NotificationFilter{}, 10, placed.CreatedAt, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ns) != 1 || ns[0].To != orders.StatusPendingApproval || ns[0].Customer != employee {
+		t.Errorf("outbox = %+v, want Ann told her order waits for approval", ns)
+	}
+
+	// The same checkout placed again is the same order, its approvers stored once.
+	if again := mustPlace(t, svc, approvalDraft("k1")); !reflect.DeepEqual(again, placed) {
+		t.Errorf("repeated checkout =\n%+v\nwant\n%+v", again, placed)
+	}
+	if n := mustCount(t, s, "order_approvers"); n != len(wantApprovals) {
+		t.Errorf("order_approvers has %d rows, want %d", n, len(wantApprovals))
+	}
+}
+
+func TestPlaceCompanyOrderRefused(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(d *orders.Draft)
+		want   string
+	}{
+		{name: "no cost centre", change: func(d *orders.Draft) { d.CostCentre = " " },
+			want: "an order paid by the company account needs a cost centre"},
+		{name: "cost centre too long", change: func(d *orders.Draft) { d.CostCentre = strings.Repeat("C", 65) },
+			want: "cost centre is longer than 64 characters"},
+		{name: "reason too long", change: func(d *orders.Draft) { d.Reason = strings.Repeat("r", 501) },
+			want: "reason is longer than 500 characters"},
+		{name: "no manager to approve", change: func(d *orders.Draft) { d.Customer.User = "U-new" },
+			want: "no manager is configured for this requester"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, svc := mustCompanyStore(t)
+			d := approvalDraft("k1")
+			tt.change(&d)
+			_, err := svc.Place(context.Background(), d)
+			wantCode(t, err, orders.EINVALID)
+			if got := orders.ErrorMessage(err); got != tt.want {
+				t.Errorf("message = %q, want %q", got, tt.want)
+			}
+			for _, table := range []string{"orders", "order_approvers", "outbox"} {
+				if n := mustCount(t, s, table); n != 0 {
+					t.Errorf("%s has %d rows, want none", table, n)
+				}
+			}
+			if got := mustStock(t, s, "gift-100"); got != 1000 {
+				t.Errorf("stock = %d, want 1000 untouched", got)
+			}
+		})
+	}
+}
+
+// Approvals are the Service's to compute: what a caller puts in a draft is
+// dropped, and the store refuses approvals on an order that is not the
+// company's.
+func TestPlaceIgnoresCallerApprovals(t *testing.T) {
+	s := mustOpen(t)
+	mustImport(t, s, testCatalog())
+	forged := []orders.Approval{{Approver: "U-friend", Rule: "forged"}}
+
+	cod := draft("cod", line("tea-green", 1, 1200))
+	cod.Approvals = forged
+	small := companyDraft("small", line("tea-green", 1, 1200))
+	small.Approvals = forged
+	big := approvalDraft("big")
+	big.Approvals = forged
+	tests := []struct {
+		name  string
+		svc   *orders.Service
+		draft orders.Draft
+	}{
+		{name: "cash on delivery", svc: mustCompanyService(t, s), draft: cod},
+		{name: "company order no rule matches", svc: mustCompanyService(t, s), draft: small},
+		{name: "company order without rules", svc: mustService(t, s), draft: big},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := mustPlace(t, tt.svc, tt.draft)
+			if o.Status != orders.StatusPendingShipment || o.Approvals != nil {
+				t.Errorf("status %s, approvals %+v; want pending_shipment and none", o.Status, o.Approvals)
+			}
+		})
+	}
+	if n := mustCount(t, s, "order_approvers"); n != 0 {
+		t.Errorf("order_approvers has %d rows, want none", n)
+	}
+
+	d := draft("direct", line("tea-green", 1, 1200))
+	d.Approvals = forged
+	_, err := s.PlaceOrder(context.Background(), d, "OB-2222222", t0)
+	wantCode(t, err, orders.EINVALID)
+}
+
+func TestDecideApprove(t *testing.T) {
+	s, svc, placed := mustPlaceForApproval(t)
+	ctx := context.Background()
+
+	o, err := svc.Decide(ctx, strings.ToLower(placed.Number), "U-ops1", true, " Enjoy ")
+	if err != nil {
+		t.Fatalf("Decide: %v", err)
+	}
+	if o.Status != orders.StatusPendingShipment || !reflect.DeepEqual(o.Approvals, wantApprovals) {
+		t.Errorf("status %s, approvals %+v; want pending_shipment and the approvers kept", o.Status, o.Approvals)
+	}
+	wantHistory := []orders.Change{
+		placed.History[0],
+		{From: orders.StatusPendingApproval, To: orders.StatusPendingShipment, Actor: "approver:U-ops1", Note: "Enjoy", At: o.UpdatedAt},
+	}
+	if !reflect.DeepEqual(o.History, wantHistory) {
+		t.Errorf("history =\n%+v\nwant\n%+v", o.History, wantHistory)
+	}
+	if got := mustOrder(t, svc, placed.Number); !reflect.DeepEqual(got, o) {
+		t.Errorf("Order() =\n%+v\nwant what Decide returned\n%+v", got, o)
+	}
+	if got := mustStock(t, s, "gift-100"); got != 999 {
+		t.Errorf("stock = %d, want 999: still reserved", got)
+	}
+	ns, err := s.ClaimNotifications(ctx, orders.NotificationFilter{}, 10, o.UpdatedAt, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := orders.Notification{ID: ns[len(ns)-1].ID, Customer: employee, OrderNumber: placed.Number,
+		From: orders.StatusPendingApproval, To: orders.StatusPendingShipment, Note: "Enjoy", Actor: "approver:U-ops1",
+		CreatedAt: o.UpdatedAt, Attempts: 1}
+	if len(ns) != 2 || ns[1] != want {
+		t.Errorf("outbox = %+v, want the placement and then %+v", ns, want)
+	}
+}
+
+func TestDecideReject(t *testing.T) {
+	s, svc, placed := mustPlaceForApproval(t)
+	ctx := context.Background()
+
+	for reason, want := range map[string]string{
+		"":                       "a rejection needs a reason",
+		"  ":                     "a rejection needs a reason",
+		strings.Repeat("x", 501): "the reason is longer than 500 characters",
+	} {
+		_, err := svc.Decide(ctx, placed.Number, "U-boss", false, reason)
+		wantCode(t, err, orders.EINVALID)
+		if got := orders.ErrorMessage(err); got != want {
+			t.Errorf("rejecting with %d characters: %q, want %q", len(reason), got, want)
+		}
+	}
+	if got := mustOrder(t, svc, placed.Number); got.Status != orders.StatusPendingApproval {
+		t.Fatalf("refused rejections left the order %s", got.Status)
+	}
+
+	o, err := svc.Decide(ctx, placed.Number, "U-boss", false, "Not in this quarter's budget")
+	if err != nil {
+		t.Fatalf("Decide: %v", err)
+	}
+	last := o.History[len(o.History)-1]
+	if o.Status != orders.StatusRejected || last.Actor != "approver:U-boss" || last.Note != "Not in this quarter's budget" {
+		t.Errorf("status %s, last change %+v; want rejected by U-boss with the reason", o.Status, last)
+	}
+	for sku, want := range map[string]int{"tea-green": 10, "gift-100": 1000} {
+		if got := mustStock(t, s, sku); got != want {
+			t.Errorf("stock of %s = %d, want %d: released", sku, got, want)
+		}
+	}
+	ns, err := s.ClaimNotifications(ctx, orders.NotificationFilter{}, 10, o.UpdatedAt, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ns) != 2 || ns[1].To != orders.StatusRejected || ns[1].Note != "Not in this quarter's budget" {
+		t.Errorf("outbox = %+v, want Ann told of the rejection and its reason", ns)
+	}
+}
+
+func TestDecideByNonApprover(t *testing.T) {
+	s, svc, placed := mustPlaceForApproval(t)
+	ctx := context.Background()
+	unapproved := mustPlace(t, svc, companyDraft("k2", line("tea-green", 1, 1200)))
+
+	tests := []struct {
+		name     string
+		number   string
+		approver string
+		code     orders.Code
+		want     string
+	}{
+		{name: "the requester", number: placed.Number, approver: "U-ann", code: orders.EINVALID,
+			want: "U-ann is not an approver of order " + placed.Number},
+		{name: "a stranger", number: placed.Number, approver: "U-zed", code: orders.EINVALID,
+			want: "U-zed is not an approver of order " + placed.Number},
+		{name: "a group, not a person", number: placed.Number, approver: "group:office", code: orders.EINVALID,
+			want: "group:office is not an approver of order " + placed.Number},
+		{name: "nobody", number: placed.Number, approver: "", code: orders.EINVALID, want: "approver is missing"},
+		{name: "an order without approvers", number: unapproved.Number, approver: "U-ops1", code: orders.EINVALID,
+			want: "U-ops1 is not an approver of order " + unapproved.Number},
+		{name: "an unknown order", number: "OB-2222222", approver: "U-ops1", code: orders.ENOTFOUND,
+			want: "order OB-2222222 not found"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := svc.Decide(ctx, tt.number, tt.approver, true, "")
+			wantCode(t, err, tt.code)
+			if got := orders.ErrorMessage(err); got != tt.want {
+				t.Errorf("message = %q, want %q", got, tt.want)
+			}
+		})
+	}
+	for _, o := range []orders.Order{placed, unapproved} {
+		if got := mustOrder(t, svc, o.Number); !reflect.DeepEqual(got, o) {
+			t.Errorf("%s changed:\n%+v\nwas\n%+v", o.Number, got, o)
+		}
+	}
+	if n := mustCount(t, s, "outbox"); n != 2 {
+		t.Errorf("outbox rows = %d, want 2: the placements only", n)
+	}
+}
+
+// A decision on an order already decided changes nothing and says who
+// decided.
+func TestDecideTwice(t *testing.T) {
+	s, svc, placed := mustPlaceForApproval(t)
+	ctx := context.Background()
+	approved, err := svc.Decide(ctx, placed.Number, "U-ops1", true, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	for _, approve := range []bool{false, true} {
+		o, err := svc.Decide(ctx, placed.Number, "U-boss", approve, "Too expensive")
+		wantCode(t, err, orders.ECONFLICT)
+		want := fmt.Sprintf("order %s was already decided by U-ops1; it is pending_shipment", placed.Number)
+		if got := orders.ErrorMessage(err); got != want {
+			t.Errorf("message = %q, want %q", got, want)
+		}
+		if !reflect.DeepEqual(o, approved) {
+			t.Errorf("order returned =\n%+v\nwant it as the first decision left it\n%+v", o, approved)
+		}
+	}
+	if n := mustCount(t, s, "outbox"); n != 2 {
+		t.Errorf("outbox rows = %d, want 2", n)
+	}
+	if got := mustStock(t, s, "gift-100"); got != 999 {
+		t.Errorf("stock = %d, want 999: still reserved", got)
+	}
+}
+
+// Two approvers, in two processes, decide at once: one approves, the other
+// rejects. For every order exactly one of them wins, and the other is told
+// who did.
+func TestDecideConcurrently(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "orderbot.db")
+	one, two := mustOpenPath(t, path), mustOpenPath(t, path)
+	c := testCatalog()
+	c.Products[0].Variants[0].Stock = 100
+	mustImport(t, one, c)
+	svcs := []*orders.Service{mustCompanyService(t, one), mustCompanyService(t, two)}
+	ctx := context.Background()
+
+	const n = 20
+	approvedCount := 0
+	for i := range n {
+		placed := mustPlace(t, svcs[0], approvalDraft(fmt.Sprintf("k%d", i)))
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		results := make([]orders.Order, 2)
+		errs := make([]error, 2)
+		deciders := []string{"U-ops1", "U-boss"}
+		for j, svc := range svcs {
+			wg.Go(func() {
+				<-start
+				results[j], errs[j] = svc.Decide(ctx, placed.Number, deciders[j], j == 0, "decided by "+deciders[j])
+			})
+		}
+		close(start)
+		wg.Wait()
+
+		winner, loser := 0, 1
+		if errs[0] != nil {
+			winner, loser = 1, 0
+		}
+		if errs[winner] != nil || orders.ErrorCode(errs[loser]) != orders.ECONFLICT {
+			t.Fatalf("order %d: errors %v and %v; want one decision and one ECONFLICT", i, errs[0], errs[1])
+		}
+		final := mustOrder(t, svcs[1], placed.Number)
+		if !reflect.DeepEqual(final, results[winner]) || !reflect.DeepEqual(results[loser], final) {
+			t.Errorf("order %d: winner saw %s, loser %s, stored %s", i, results[winner].Status, results[loser].Status, final.Status)
+		}
+		if len(final.History) != 2 || final.History[1].Actor != "approver:"+deciders[winner] {
+			t.Errorf("order %d: history %+v, want one decision, by %s", i, final.History, deciders[winner])
+		}
+		if winner == 0 {
+			approvedCount++
+		}
+	}
+	if got, want := mustStock(t, one, "tea-green"), 100-approvedCount; got != want {
+		t.Errorf("stock = %d, want %d: %d approved orders hold one each", got, want, approvedCount)
+	}
+	if got := mustCount(t, two, "outbox"); got != 2*n {
+		t.Errorf("outbox rows = %d, want %d", got, 2*n)
+	}
+}
+
+// A database from before approvals keeps its orders, with no cost centre,
+// reason or approvers, and takes company orders once migrated.
+func TestMigrateAddsApprovals(t *testing.T) {
+	ctx := context.Background()
+	s := mustOpenMigratedBefore(t, "0004_approvals.sql")
+	mustExec(t, s,
+		`INSERT INTO categories (id, name) VALUES ('drinks', '{"en":"Drinks"}')`,
+		`INSERT INTO products (sku, category_id, kind, name, description, specs) VALUES ('tea', 'drinks', 'goods', '{"en":"Tea"}', '{}', '[]')`,
+		`INSERT INTO variants (sku, product_sku, name, price, currency, stock) VALUES ('tea-green', 'tea', '{"en":"Green, 100 g"}', 1200, 'CNY', 9)`,
+		`INSERT INTO orders (id, number, checkout_key, customer_channel, customer_chat, customer_user, customer_lang,
+			status, total, currency, address, contact_name, phone, payment, created_at, updated_at)
+			VALUES (1, 'OB-2345678', 'old', 'console', 'chat-1', 'user-1', 'en', 'pending_shipment', 1200, 'CNY',
+			'1 Garden Road', 'Li Lei', '+8613800000000', 'cod', 1, 1)`,
+		`INSERT INTO order_lines (order_id, line_no, variant_sku, product_sku, product_name, variant_name, unit_price, currency, quantity)
+			VALUES (1, 1, 'tea-green', 'tea', '{"en":"Tea"}', '{"en":"Green, 100 g"}', 1200, 'CNY', 1)`,
+		`INSERT INTO order_history (order_id, seq, from_status, to_status, actor, at) VALUES (1, 1, '', 'pending_shipment', 'customer', 1)`,
+	)
+
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	mustImport(t, s, testCatalog())
+	svc := mustCompanyService(t, s)
+	old := mustOrder(t, svc, "OB-2345678")
+	if old.Status != orders.StatusPendingShipment || len(old.Lines) != 1 || old.CostCentre != "" || old.Reason != "" || old.Approvals != nil {
+		t.Errorf("order from before approvals = %+v", old)
+	}
+	placed := mustPlace(t, svc, approvalDraft("new"))
+	if got := mustOrder(t, svc, placed.Number); !reflect.DeepEqual(got.Approvals, wantApprovals) || got.CostCentre != "CC-7" {
+		t.Errorf("company order after migrating: approvals %+v, cost centre %q", got.Approvals, got.CostCentre)
+	}
+}
