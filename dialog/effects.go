@@ -34,6 +34,9 @@ func (st *step) placeOrder(ctx context.Context) error {
 		Phone:       s.Checkout.Phone,
 		Payment:     s.Checkout.Payment,
 	}
+	if d.Payment == orders.PayCompany {
+		d.CostCentre, d.Reason = s.Checkout.CostCentre, s.Checkout.Reason
+	}
 	for _, l := range s.Cart {
 		price := l.UnitPrice
 		if d.Payment == orders.PayStars {
@@ -76,7 +79,10 @@ func (st *step) placeOrder(ctx context.Context) error {
 	}
 	st.e.InvalidateCatalog()
 	saved := s.Profile.Address
-	s.Profile = Profile{Address: s.Checkout.Address, Name: s.Checkout.Name, Phone: s.Checkout.Phone}
+	s.Profile = Profile{Address: s.Checkout.Address, Name: s.Checkout.Name, Phone: s.Checkout.Phone, CostCentre: s.Profile.CostCentre}
+	if d.CostCentre != "" {
+		s.Profile.CostCentre = d.CostCentre
+	}
 	if !st.needsAddress() {
 		s.Profile.Address = saved // a digital order asked for none
 	}
@@ -89,7 +95,14 @@ func (st *step) placeOrder(ctx context.Context) error {
 		st.after = append(st.after, Reply{Invoice: st.invoiceOf(o)})
 		return nil
 	}
-	st.notice("placed", o.Number, o.Total.String())
+	switch {
+	case o.Status == orders.StatusPendingApproval:
+		st.notice("placed_approval", o.Number, o.Total.String())
+	case o.Payment == orders.PayCompany:
+		st.notice("placed_company", o.Number, o.Total.String(), o.CostCentre)
+	default:
+		st.notice("placed", o.Number, o.Total.String())
+	}
 	st.fire(EventShowOrder)
 	return nil
 }

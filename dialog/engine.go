@@ -313,7 +313,7 @@ func (st *step) showable(s State) bool {
 		return ok
 	case StateLineQuantity:
 		return st.lineIndex(st.s.EditLine) >= 0
-	case StateAddress, StateName, StatePhone, StatePayment:
+	case StateAddress, StateName, StatePhone, StatePayment, StateCostCentre, StateReason:
 		return len(st.s.Cart) > 0
 	case StateReview:
 		return len(st.s.Cart) > 0 && st.missingSlot() == ""

@@ -188,7 +188,7 @@ func (st *step) global(verb, arg string, fresh bool) {
 		st.back()
 	case cmdCancel:
 		switch s.State {
-		case StateAddress, StateName, StatePhone, StatePayment, StateReview, StateLineQuantity:
+		case StateAddress, StateName, StatePhone, StatePayment, StateCostCentre, StateReason, StateReview, StateLineQuantity:
 			st.notice("checkout_cancelled")
 			st.fire(EventShowCart)
 		default:
@@ -297,6 +297,20 @@ func (st *step) onAction(verb, arg string) {
 			return
 		}
 		st.fail("bad_payment")
+	case StateCostCentre:
+		if verb == "saved" && s.Profile.CostCentre != "" {
+			s.Checkout.CostCentre = s.Profile.CostCentre
+			st.next()
+			return
+		}
+		st.fail("use_buttons")
+	case StateReason:
+		if verb == "skip" {
+			s.Checkout.Reason, s.Checkout.ReasonAsked = "", true
+			st.next()
+			return
+		}
+		st.fail("use_buttons")
 	case StateReview:
 		st.reviewAction(verb, arg)
 	case StateOrders:
@@ -377,6 +391,10 @@ func (st *step) reviewAction(verb, arg string) {
 		st.fire(EventAskPhone)
 	case "payment":
 		st.fire(EventAskPayment)
+	case "cost_centre":
+		st.fire(EventAskCostCentre)
+	case "reason":
+		st.fire(EventAskReason)
 	case "cart":
 		st.fire(EventShowCart)
 	case "cancel":
@@ -434,6 +452,22 @@ func (st *step) onText(text string) {
 		}
 		s.Checkout.Phone = phone
 		st.next()
+	case StateCostCentre:
+		cc, ok := CleanText(text, orders.MaxCostCentreLen)
+		if !ok {
+			st.fail("bad_cost_centre", orders.MaxCostCentreLen)
+			return
+		}
+		s.Checkout.CostCentre = cc
+		st.next()
+	case StateReason:
+		reason, ok := CleanText(text, orders.MaxReasonLen)
+		if !ok {
+			st.fail("bad_reason", orders.MaxReasonLen)
+			return
+		}
+		s.Checkout.Reason, s.Checkout.ReasonAsked = reason, true
+		st.next()
 	case StatePayment:
 		var p orders.Payment
 		switch lower(text) {
@@ -443,6 +477,8 @@ func (st *step) onText(text string) {
 			p = orders.PayTelegram
 		case "stars", "telegram stars", "星星", "星币":
 			p = orders.PayStars
+		case "company", "company account", "公司", "公司账户", "公司支付":
+			p = orders.PayCompany
 		}
 		if !st.choosable(p) {
 			st.fail("bad_payment")
@@ -791,6 +827,10 @@ func (st *step) missingSlot() Event {
 		// Not chosen yet, or the cart changed so that it no longer can be
 		// paid this way (Telegram Stars).
 		return EventAskPayment
+	case c.Payment == orders.PayCompany && c.CostCentre == "":
+		return EventAskCostCentre
+	case c.Payment == orders.PayCompany && !c.ReasonAsked:
+		return EventAskReason
 	}
 	return ""
 }

@@ -25,6 +25,8 @@ const (
 	StateName         State = "name"
 	StatePhone        State = "phone"
 	StatePayment      State = "payment"
+	StateCostCentre   State = "cost_centre"
+	StateReason       State = "reason"
 	StateReview       State = "review"
 	StateOrders       State = "orders"
 	StateOrder        State = "order"
@@ -35,7 +37,7 @@ const (
 // States lists every state.
 var States = []State{
 	StateMenu, StateCategories, StateProducts, StateProduct, StateQuantity, StateCart,
-	StateLineQuantity, StateAddress, StateName, StatePhone, StatePayment, StateReview,
+	StateLineQuantity, StateAddress, StateName, StatePhone, StatePayment, StateCostCentre, StateReason, StateReview,
 	StateOrders, StateOrder, StateCancelOrder, StateHelp,
 }
 
@@ -57,6 +59,8 @@ const (
 	EventAskName       Event = "ask_name"
 	EventAskPhone      Event = "ask_phone"
 	EventAskPayment    Event = "ask_payment"
+	EventAskCostCentre Event = "ask_cost_centre"
+	EventAskReason     Event = "ask_reason"
 	EventReview        Event = "review"
 	EventListOrders    Event = "list_orders"
 	EventShowOrder     Event = "show_order"
@@ -75,7 +79,7 @@ type transition struct {
 // checkout is where the checkout's slots may be asked for and the review
 // shown: the cart, the line being edited and every checkout step, so that a
 // slot can be given, skipped back to or changed in any order.
-var checkout = []State{StateCart, StateLineQuantity, StateAddress, StateName, StatePhone, StatePayment, StateReview}
+var checkout = []State{StateCart, StateLineQuantity, StateAddress, StateName, StatePhone, StatePayment, StateCostCentre, StateReason, StateReview}
 
 // transitions is the whole conversation. docs/dialog.md is generated from it.
 var transitions = []transition{
@@ -90,6 +94,8 @@ var transitions = []transition{
 	{EventAskName, checkout, StateName},
 	{EventAskPhone, checkout, StatePhone},
 	{EventAskPayment, checkout, StatePayment},
+	{EventAskCostCentre, checkout, StateCostCentre},
+	{EventAskReason, checkout, StateReason},
 	{EventReview, checkout, StateReview},
 	{EventListOrders, nil, StateOrders},
 	{EventShowOrder, nil, StateOrder},

@@ -208,3 +208,70 @@ func TestStarsCeilingAndExpiringOrder(t *testing.T) {
 		t.Fatalf("PreCheckout a minute before expiry = %v, %q, %v", ok, reason, err)
 	}
 }
+
+// An employee orders on the company account: the cost centre is asked
+// (and offered again next time), the reason may be skipped, and an order
+// the rules send for approval says so; the approver's decision reaches the
+// conversation.
+func TestCompanyAccountWithApproval(t *testing.T) {
+	for _, lang := range dialog.Languages {
+		t.Run(lang, func(t *testing.T) {
+			ctx := context.Background()
+			h := newHarness(t, lang, func(c *dialog.Config) {
+				c.Payments = map[string][]orders.Payment{"console": {orders.PayCompany}}
+			})
+			over := orders.Money{Amount: 1500, Currency: "CNY"}
+			h.svc.SetApprovalRules(&orders.ApprovalRules{
+				Managers: map[string]string{"alice": "bob"},
+				Rules:    []orders.ApprovalRule{{Name: "over ¥15", TotalOver: &over, Approvers: []string{orders.ApproverManager}}},
+			})
+			h.fillCart() // ¥10.50
+			h.press(pick(lang, "Check out", "去结算"))
+			h.say("12F, 88 Century Avenue")
+			h.say("Li Lei")
+			h.say("+8613800138000")
+			h.press(pick(lang, "Company account", "公司账户"))
+			h.expect(pick(lang, "cost centre", "成本中心"))
+			h.say("R&D-42")
+			h.expect(pick(lang, "What is it for", "用途"))
+			h.press(pick(lang, "Skip", "跳过"))
+			h.expect("R&D-42")
+			h.press(pick(lang, "Confirm order", "确认下单"))
+			o := h.orders()[0]
+			if o.Status != orders.StatusPendingShipment || o.Payment != orders.PayCompany || o.CostCentre != "R&D-42" {
+				t.Fatalf("small order %s, %s, %q", o.Status, o.Payment, o.CostCentre)
+			}
+
+			// A bigger one needs the manager's approval; the cost centre is
+			// offered again.
+			h.fillCart()
+			h.say("/cart")
+			h.press("✏ 1.")
+			h.say("5") // ¥17.50, over ¥15
+			h.press(pick(lang, "Check out", "去结算"))
+			h.press(pick(lang, "Use", "使用")) // the address, name and phone of last time
+			h.press(pick(lang, "Use", "使用"))
+			h.press(pick(lang, "Use", "使用"))
+			h.press(pick(lang, "Company account", "公司账户"))
+			h.expect(pick(lang, "cost centre", "成本中心"))
+			h.press("R&D-42")
+			h.say(pick(lang, "Pens for the new team", "新团队用笔"))
+			h.press(pick(lang, "Confirm order", "确认下单"))
+			h.expect(pick(lang, "waiting for approval", "等待审批"))
+			big := h.orders()[0]
+			if big.Status != orders.StatusPendingApproval || len(big.Approvals) != 1 || big.Approvals[0].Approver != "bob" {
+				t.Fatalf("big order %s approvals %+v", big.Status, big.Approvals)
+			}
+			approved, err := h.svc.Decide(ctx, big.Number, "bob", true, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := orders.Notification{OrderNumber: big.Number, From: orders.StatusPendingApproval, To: orders.StatusPendingShipment,
+				Actor: orders.ActorApproverPrefix + "bob", Customer: approved.Customer}
+			replies, err := h.eng.RenderNotification(ctx, n)
+			if err != nil || len(replies) != 2 || !strings.Contains(replies[1].Text, pick(lang, "was approved", "已通过审批")) {
+				t.Fatalf("approval notification = %+v, %v", replies, err)
+			}
+		})
+	}
+}

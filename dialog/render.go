@@ -30,7 +30,7 @@ func (st *step) render(ctx context.Context) error {
 		r = st.renderCart()
 	case StateLineQuantity:
 		r = st.renderLineQuantity()
-	case StateAddress, StateName, StatePhone:
+	case StateAddress, StateName, StatePhone, StateCostCentre, StateReason:
 		r = st.renderSlot()
 	case StatePayment:
 		r = Reply{Text: st.t("ask_payment")}
@@ -242,6 +242,8 @@ func (st *step) payLabel(p orders.Payment) string {
 		return st.t("pay_telegram")
 	case orders.PayStars:
 		return st.t("pay_stars")
+	case orders.PayCompany:
+		return st.t("pay_company")
 	}
 	return string(p)
 }
@@ -340,6 +342,11 @@ func (st *step) renderSlot() Reply {
 	case StateName:
 		r = Reply{Text: st.t("ask_name")}
 		saved = s.Profile.Name
+	case StateCostCentre:
+		r = Reply{Text: st.t("ask_cost_centre")}
+		saved = s.Profile.CostCentre
+	case StateReason:
+		r = Reply{Text: st.t("ask_reason"), Buttons: [][]Button{{{st.t("btn_skip"), st.action("skip")}}}}
 	default:
 		r = Reply{Text: st.t("ask_phone"), Request: RequestContact}
 		saved = s.Profile.Phone
@@ -366,6 +373,12 @@ func (st *step) renderReview() Reply {
 	}
 	b.WriteString("\n" + st.t("review_contact", s.Checkout.Name, s.Checkout.Phone))
 	b.WriteString("\n" + st.t("review_payment", st.payLabel(s.Checkout.Payment)))
+	if s.Checkout.Payment == orders.PayCompany {
+		b.WriteString("\n" + st.t("review_cost_centre", s.Checkout.CostCentre))
+		if s.Checkout.Reason != "" {
+			b.WriteString("\n" + st.t("review_reason", s.Checkout.Reason))
+		}
+	}
 	if total, ok := st.starsTotal(); ok && s.Checkout.Payment == orders.PayStars {
 		b.WriteString("\n" + st.t("review_stars", total.String()))
 	}
@@ -377,6 +390,11 @@ func (st *step) renderReview() Reply {
 	change = append(change, Button{st.t("btn_ch_name"), st.action("name")})
 	rows = append(rows, change,
 		[]Button{{st.t("btn_ch_phone"), st.action("phone")}, {st.t("btn_ch_payment"), st.action("payment")}},
+	)
+	if s.Checkout.Payment == orders.PayCompany {
+		rows = append(rows, []Button{{st.t("btn_ch_cost_centre"), st.action("cost_centre")}, {st.t("btn_ch_reason"), st.action("reason")}})
+	}
+	rows = append(rows,
 		[]Button{{st.t("btn_edit_cart"), st.action("cart")}, {st.t("btn_cancel"), st.action("cancel")}},
 	)
 	return Reply{Text: b.String(), Buttons: rows}
@@ -447,6 +465,19 @@ func (st *step) orderText(o orders.Order) string {
 	if o.Address != "" {
 		b.WriteString("\n" + st.t("review_address", o.Address))
 	}
+	if o.CostCentre != "" {
+		b.WriteString("\n" + st.t("review_cost_centre", o.CostCentre))
+	}
+	if o.Reason != "" {
+		b.WriteString("\n" + st.t("review_reason", o.Reason))
+	}
+	if o.Status == orders.StatusPendingApproval && len(o.Approvals) > 0 {
+		var who []string
+		for _, a := range o.Approvals {
+			who = append(who, a.Approver)
+		}
+		b.WriteString("\n" + st.t("order_approvers", strings.Join(who, ", ")))
+	}
 	if o.Tracking != "" {
 		b.WriteString("\n" + st.t("order_tracking", o.Tracking))
 	}
@@ -511,6 +542,8 @@ func (e *Engine) RenderNotification(ctx context.Context, n orders.Notification) 
 		text = T(lang, "notify_shipped_tracking", n.OrderNumber, n.Tracking)
 	case n.To == orders.StatusCancelled && n.Actor == orders.ActorSystem:
 		text = T(lang, "notify_expired", n.OrderNumber)
+	case n.From == orders.StatusPendingApproval && n.To == orders.StatusPendingShipment:
+		text = T(lang, "notify_approved", n.OrderNumber)
 	default:
 		text = T(lang, "notify_"+string(n.To), n.OrderNumber)
 	}

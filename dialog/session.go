@@ -49,7 +49,13 @@ type Checkout struct {
 	Name     string         `json:"name,omitempty"`
 	Phone    string         `json:"phone,omitempty"`
 	Payment  orders.Payment `json:"payment,omitempty"`
-	Key      string         `json:"key,omitempty"` // the checkout key: one order per key
+	// CostCentre and Reason go with an order paid by the company account;
+	// ReasonAsked records that the optional reason was asked (and perhaps
+	// skipped).
+	CostCentre  string `json:"cost_centre,omitempty"`
+	Reason      string `json:"reason,omitempty"`
+	ReasonAsked bool   `json:"reason_asked,omitempty"`
+	Key         string `json:"key,omitempty"` // the checkout key: one order per key
 }
 
 // Profile is what the customer gave last time, offered again with one tap.
@@ -57,6 +63,8 @@ type Profile struct {
 	Address string `json:"address,omitempty"`
 	Name    string `json:"name,omitempty"`
 	Phone   string `json:"phone,omitempty"`
+	// CostCentre is the company cost centre last charged.
+	CostCentre string `json:"cost_centre,omitempty"`
 }
 
 // Store keeps sessions by conversation key. dialog/sqlstore keeps them in the

@@ -76,3 +76,25 @@ func (m Money) Add(o Money) (Money, bool) {
 	}
 	return Money{r, m.Currency}, true
 }
+
+// ParseMoney reads an amount written for people, "500.00 CNY" or
+// "CNY 500": a non-negative decimal with at most the currency's decimal
+// places, and an ISO 4217 code.
+func ParseMoney(s string) (Money, error) {
+	fields := strings.Fields(s)
+	if len(fields) != 2 {
+		return Money{}, Errorf(EINVALID, "amount %q: write it as 500.00 CNY", s)
+	}
+	amount, currency := fields[0], fields[1]
+	if isCurrencyCode(amount) {
+		amount, currency = currency, amount
+	}
+	if !isCurrencyCode(currency) {
+		return Money{}, Errorf(EINVALID, "amount %q: %q is not a 3-letter upper-case currency code", s, currency)
+	}
+	n, msg := parseDecimal(amount, MinorDigits(currency))
+	if msg != "" {
+		return Money{}, Errorf(EINVALID, "amount %q %s", s, msg)
+	}
+	return Money{Amount: n, Currency: currency}, nil
+}

@@ -215,6 +215,11 @@ func (s *Service) Advance(ctx context.Context, number string, t Transition) (Ord
 	if t.At.IsZero() {
 		t.At = s.now().UTC()
 	}
+	// An order waiting for approval is decided by its approvers (Decide),
+	// nobody else.
+	if cur, err := s.store.Order(ctx, number); err == nil && cur.Status == StatusPendingApproval {
+		return cur, Errorf(ECONFLICT, "order %s waits for its approvers; only they can approve or reject it", number)
+	}
 	return s.store.Transition(ctx, number, t)
 }
 

@@ -165,6 +165,29 @@ func runOrders(ctx context.Context, cfg *Config, logger *slog.Logger, args []str
 		logger.Info("order advanced", "order", o.Number, "status", string(o.Status))
 		fmt.Fprintf(stdout, "%s is now %s; the customer will be notified\n", o.Number, o.Status)
 		return nil
+	case "approve", "reject":
+		fs := flag.NewFlagSet("orders "+args[0], flag.ContinueOnError)
+		as := fs.String("as", "", "the approver deciding (their user id, as in the approval rules)")
+		note := fs.String("note", "", "a note kept in the history; the reason, required to reject")
+		pos, err := parseArgs(fs, args[1:], 1)
+		if err != nil {
+			return err
+		}
+		if *as == "" {
+			return fmt.Errorf("%w: --as names the approver deciding", errUsage)
+		}
+		a, err := openApp(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		defer a.Close()
+		o, err := a.svc.Decide(ctx, pos[0], *as, args[0] == "approve", *note)
+		if err != nil {
+			return err
+		}
+		logger.Info("order decided", "order", o.Number, "status", string(o.Status))
+		fmt.Fprintf(stdout, "%s is now %s; the customer will be notified\n", o.Number, o.Status)
+		return nil
 	default:
 		return fmt.Errorf("%w: unknown orders command %q", errUsage, args[0])
 	}

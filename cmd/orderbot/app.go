@@ -40,7 +40,14 @@ func openApp(ctx context.Context, cfg *Config) (*app, error) {
 		store.Close()
 		return nil, err
 	}
-	return &app{store: store, svc: orders.NewService(store, nil), sessions: sessions}, nil
+	rules, err := cfg.Approvals.rules() // checked by loadConfig already
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	svc := orders.NewService(store, nil)
+	svc.SetApprovalRules(rules)
+	return &app{store: store, svc: svc, sessions: sessions}, nil
 }
 
 func (a *app) Close() error { return a.store.Close() }

@@ -14,6 +14,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"orderbot/configs"
+	"orderbot/orders"
 )
 
 // Config is configs/orderbot.yaml. It is read here and only here; every
@@ -38,7 +39,8 @@ type Config struct {
 		MaxInput    int           `yaml:"max_input"`
 		CatalogTTL  time.Duration `yaml:"catalog_ttl"`
 	} `yaml:"dialog"`
-	Payments struct {
+	Approvals approvalsConfig `yaml:"approvals"`
+	Payments  struct {
 		TTL         time.Duration `yaml:"ttl"`
 		ExpireEvery time.Duration `yaml:"expire_every"`
 	} `yaml:"payments"`
@@ -121,6 +123,46 @@ func loadConfig(path string, env func(string) string) (*Config, error) {
 	return &c, c.validate()
 }
 
+// approvalsConfig is the approvals section: which company-account orders
+// need approval and by whom.
+type approvalsConfig struct {
+	Channels []string            `yaml:"channels"`
+	Managers map[string]string   `yaml:"managers"`
+	Groups   map[string][]string `yaml:"groups"`
+	Rules    []struct {
+		Name        string   `yaml:"name"`
+		TotalOver   string   `yaml:"total_over"`
+		Categories  []string `yaml:"categories"`
+		CostCentres []string `yaml:"cost_centres"`
+		Requesters  []string `yaml:"requesters"`
+		Approvers   []string `yaml:"approvers"`
+	} `yaml:"rules"`
+}
+
+// rules converts the section for the order core, checked; nil when no rule
+// is configured.
+func (a approvalsConfig) rules() (*orders.ApprovalRules, error) {
+	if len(a.Rules) == 0 {
+		return nil, nil
+	}
+	r := &orders.ApprovalRules{Channels: a.Channels, Managers: a.Managers, Groups: a.Groups}
+	for i, c := range a.Rules {
+		rule := orders.ApprovalRule{Name: c.Name, Categories: c.Categories, CostCentres: c.CostCentres, Requesters: c.Requesters, Approvers: c.Approvers}
+		if c.TotalOver != "" {
+			m, err := orders.ParseMoney(c.TotalOver)
+			if err != nil {
+				return nil, fmt.Errorf("approvals.rules[%d].total_over: %w", i, err)
+			}
+			rule.TotalOver = &m
+		}
+		r.Rules = append(r.Rules, rule)
+	}
+	if err := r.Validate(); err != nil {
+		return nil, fmt.Errorf("approvals: %w", err)
+	}
+	return r, nil
+}
+
 // imageDir is where product images given as relative paths are read from:
 // catalog.images, else the catalog file's directory, else the working
 // directory.
@@ -168,6 +210,9 @@ func (c *Config) validate() error {
 	}
 	if c.Payments.TTL < time.Second || c.Payments.ExpireEvery <= 0 || c.Payments.ExpireEvery > c.Payments.TTL {
 		problems = append(problems, "payments: ttl must be 1s or more and expire_every positive and at most ttl")
+	}
+	if _, err := c.Approvals.rules(); err != nil {
+		problems = append(problems, err.Error())
 	}
 	if c.HTTP.Addr == "" {
 		problems = append(problems, "http.addr is empty")

@@ -27,17 +27,20 @@ Usage:
 
 Commands:
   chat [--jsonl] [--user ID] [--lang en|zh]   talk to the shop in this terminal
-  serve                                       run the channels (Telegram) and /healthz, /readyz
+  serve                                       run the channels (Telegram, Slack) and /healthz, /readyz
   migrate                                     create or upgrade the database schema
   catalog import FILE                         import a YAML catalog and report what changed
   catalog list                                list categories, products, variants, prices, stock
   orders list [--status S] [--limit N]        list orders, newest first
   orders show NUMBER                          show one order with its history
   orders advance NUMBER STATUS [--note TEXT] [--tracking CODE]
+  orders approve NUMBER --as APPROVER [--note TEXT]
+  orders reject NUMBER --as APPROVER --note REASON
                                               move an order along its lifecycle; the customer is told
 Environment:
   ORDERBOT_CONFIG, ORDERBOT_DATABASE_URL, ORDERBOT_HTTP_ADDR, ORDERBOT_LOG_LEVEL,
-  TELEGRAM_BOT_TOKEN, TELEGRAM_WEBHOOK_URL, TELEGRAM_WEBHOOK_SECRET, TELEGRAM_API_ENDPOINT
+  TELEGRAM_BOT_TOKEN, TELEGRAM_WEBHOOK_URL, TELEGRAM_WEBHOOK_SECRET, TELEGRAM_API_ENDPOINT,
+  TELEGRAM_PAYMENT_PROVIDER_TOKEN, SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, SLACK_APP_TOKEN, SLACK_API_URL
   (see configs/orderbot.yaml)
 `
 

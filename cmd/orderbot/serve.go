@@ -289,6 +289,10 @@ func newEngine(cfg *Config, a *app, faq []dialog.FAQEntry, payments map[string][
 // products all have a Stars price).
 func servedPayments(env func(string) string) map[string][]orders.Payment {
 	payments := map[string][]orders.Payment{}
+	if env("SLACK_BOT_TOKEN") != "" {
+		// Employees order on the company account, charged to a cost centre.
+		payments[slack.Channel] = []orders.Payment{orders.PayCompany}
+	}
 	if env("TELEGRAM_BOT_TOKEN") != "" {
 		ps := []orders.Payment{orders.PayOnDelivery}
 		if env("TELEGRAM_PAYMENT_PROVIDER_TOKEN") != "" {

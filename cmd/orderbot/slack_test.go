@@ -18,10 +18,10 @@ import (
 const slackSecret = "test-signing-secret"
 
 // slackEnv is an environment for serve against a fake Slack.
-func slackEnv(t *testing.T, fake *slackfake.Server) []string {
+func slackEnv(t *testing.T, fake *slackfake.Server, config ...string) []string {
 	t.Helper()
 	dir := t.TempDir()
-	cfg := writeConfig(t, dir, "slack:\n  per_channel_interval: 10ms\n  global_rate: 1000\n")
+	cfg := writeConfig(t, dir, "slack:\n  per_channel_interval: 10ms\n  global_rate: 1000\n"+strings.Join(config, ""))
 	return []string{
 		"ORDERBOT_DATABASE_URL=sqlite:" + filepath.Join(dir, "orderbot.db"),
 		"ORDERBOT_CONFIG=" + cfg,
@@ -188,7 +188,9 @@ func TestServeSlackDM(t *testing.T) {
 	u.say("12F, 88 Century Avenue, desk 12-041", "Who will receive")
 	u.say("Li Lei", "phone number")
 	u.say("+86 138 0013 8000", "How would you like to pay")
-	u.press("Pay on delivery", "Please check your order")
+	u.press("Company account", "cost centre")
+	u.say("R&D-42", "What is it for")
+	u.say("Pens for the new team", "Please check your order")
 	u.press("Confirm order", "is placed")
 
 	welcomes := 0
@@ -226,5 +228,59 @@ func TestServeSlackDM(t *testing.T) {
 	}
 	if cards != 1 {
 		t.Fatalf("%d order cards", cards)
+	}
+}
+
+// A company order over the configured amount waits for the requester's
+// manager: an operator cannot move it on, another user cannot decide it,
+// the manager approves, and the requester is told in the conversation.
+func TestServeSlackApproval(t *testing.T) {
+	fake := slackfake.NewServer(t)
+	env := slackEnv(t, fake, `approvals:
+  managers: {U42: U9}
+  rules:
+    - name: Over 10 CNY
+      total_over: "10.00 CNY"
+      approvers: [manager]
+`)
+	s := startServe(t, env)
+	u := &slackUser{t: t, fake: fake, base: "http://" + s.addr, user: "U42", channel: "DU42"}
+	u.say("/start", "Main menu")
+	u.press("Browse", "Choose a category")
+	u.press("Office", "Choose a product")
+	u.press("Gel pen", "Choose an option")
+	u.press("Black", "How many")
+	u.say("5", "Your cart") // ¥12.50
+	u.press("Check out", "Where should we deliver")
+	u.say("12F, desk 12-041", "Who will receive")
+	u.say("Li Lei", "phone number")
+	u.say("+86 138 0013 8000", "How would you like to pay")
+	u.press("Company account", "cost centre")
+	u.say("R&D-42", "What is it for")
+	u.press("Skip", "Please check your order")
+	u.press("Confirm order", "waiting for approval")
+
+	out, errOut, code := runCmd(t, env, "orders", "list", "--status", "pending_approval")
+	if code != 0 {
+		t.Fatal(errOut)
+	}
+	i := strings.Index(out, "OB-")
+	if i < 0 {
+		t.Fatalf("no order waiting for approval:\n%s", out)
+	}
+	number := out[i : i+10]
+	if _, errOut, code := runCmd(t, env, "orders", "advance", number, "pending_shipment"); code == 0 || !strings.Contains(errOut, "approvers") {
+		t.Fatalf("an operator moved an order waiting for approval: %d %s", code, errOut)
+	}
+	if _, errOut, code := runCmd(t, env, "orders", "approve", number, "--as", "U77"); code == 0 || !strings.Contains(errOut, "not an approver") {
+		t.Fatalf("a stranger approved: %d %s", code, errOut)
+	}
+	seq := fake.LastSeq()
+	if _, errOut, code := runCmd(t, env, "orders", "approve", number, "--as", "U9"); code != 0 {
+		t.Fatal(errOut)
+	}
+	u.waitText(seq, "was approved")
+	if _, errOut, code := runCmd(t, env, "orders", "reject", number, "--as", "U9", "--note", "too late"); code == 0 || !strings.Contains(errOut, "U9") {
+		t.Fatalf("a second decision: %d %s", code, errOut)
 	}
 }

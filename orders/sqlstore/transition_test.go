@@ -27,7 +27,17 @@ func TestTransitionTable(t *testing.T) {
 				mustForceStatus(t, s, o.Number, from)
 				outboxBefore := mustCount(t, s, "outbox")
 
-				got, err := svc.Advance(ctx, o.Number, orders.Transition{To: to, Actor: "agent:ann", Note: "test"})
+				tr := orders.Transition{To: to, Actor: "agent:ann", Note: "test"}
+				got, err := svc.Advance(ctx, o.Number, tr)
+				if from == orders.StatusPendingApproval {
+					// Only the approvers decide (Service.Decide); the table
+					// below the Service still holds.
+					if orders.ErrorCode(err) != orders.ECONFLICT {
+						t.Fatalf("Advance from pending_approval = %v, want ECONFLICT", err)
+					}
+					tr.At = time.Now()
+					got, err = s.Transition(ctx, o.Number, tr)
+				}
 				if orders.CanTransition(from, to) {
 					if err != nil {
 						t.Fatalf("Advance: %v", err)
@@ -151,7 +161,7 @@ func TestCancelReleasesStockOnce(t *testing.T) {
 
 			o := mustPlace(t, svc, draft("k1", line("tea-green", 3, 1200), line("tea-black", 5, 1500)))
 			mustForceStatus(t, s, o.Number, tt.from)
-			if _, err := svc.Advance(ctx, o.Number, orders.Transition{To: tt.to}); err != nil {
+			if _, err := s.Transition(ctx, o.Number, orders.Transition{To: tt.to, Actor: "test", At: time.Now()}); err != nil {
 				t.Fatal(err)
 			}
 			want := map[string]int{"tea-green": 7, "tea-black": 0}
