@@ -27,6 +27,7 @@ type OrderService interface {
 	Cancel(ctx context.Context, number string, c orders.Customer) (orders.Order, error)
 	CheckPayable(ctx context.Context, number string, amount orders.Money) (orders.Order, error)
 	ConfirmPayment(ctx context.Context, number string, p orders.ReceivedPayment) (orders.Order, error)
+	Decide(ctx context.Context, number, approver string, approve bool, note string) (orders.Order, error)
 }
 
 var _ OrderService = (*orders.Service)(nil)
@@ -178,6 +179,7 @@ type step struct {
 	cancel  bool          // effect: cancel s.Order
 	invoice bool          // effect: send the invoice of s.Order again
 	paid    *PaymentEvent // effect: record a payment the channel confirmed
+	decide  *decision     // effect: an approver's decision
 
 	placed *orders.Order // the order this step placed, shown without reading it back
 	after  []Reply       // replies that follow the step's message (an invoice)
@@ -319,6 +321,8 @@ func (st *step) showable(s State) bool {
 		return len(st.s.Cart) > 0 && st.missingSlot() == ""
 	case StateOrder, StateCancelOrder:
 		return st.s.Order != ""
+	case StateRejectReason:
+		return st.s.Deciding != ""
 	}
 	return true
 }

@@ -36,6 +36,10 @@ const (
 	cmdBack    = "back"
 	cmdCancel  = "cancel"
 	cmdLang    = "lang"
+	// cmdApprove and cmdReject are an approver's buttons on an approval
+	// request, with the order number.
+	cmdApprove = "approve"
+	cmdReject  = "reject"
 )
 
 // GlobalAction returns the action of a global command, for channels that map
@@ -167,6 +171,15 @@ func (st *step) global(verb, arg string, fresh bool) {
 		st.fire(EventShowCart)
 	case cmdOrders:
 		st.fire(EventListOrders)
+	case cmdApprove:
+		st.decide = &decision{number: orders.NormalizeNumber(arg), approve: true}
+	case cmdReject:
+		if n := orders.NormalizeNumber(arg); n != "" {
+			s.Deciding = n
+			st.fire(EventAskReject)
+			return
+		}
+		st.fail("unknown")
 	case cmdOrder:
 		if n := orders.NormalizeNumber(arg); n != "" {
 			s.Order = n
@@ -493,6 +506,13 @@ func (st *step) onText(text string) {
 		default:
 			st.fail("use_buttons")
 		}
+	case StateRejectReason:
+		reason, ok := CleanText(text, orders.MaxNoteLen)
+		if !ok {
+			st.fail("bad_reason", orders.MaxNoteLen)
+			return
+		}
+		st.decide = &decision{number: s.Deciding, note: reason}
 	case StateCancelOrder:
 		switch lower(text) {
 		case "yes", "y", "是", "是的", "确定", "确认":
@@ -909,6 +929,8 @@ func (st *step) effects(ctx context.Context) error {
 		return st.sendInvoice(ctx)
 	case st.paid != nil:
 		return st.confirmPayment(ctx)
+	case st.decide != nil:
+		return st.decideOrder(ctx)
 	}
 	return nil
 }

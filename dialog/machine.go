@@ -32,13 +32,14 @@ const (
 	StateOrder        State = "order"
 	StateCancelOrder  State = "cancel_order"
 	StateHelp         State = "help"
+	StateRejectReason State = "reject_reason"
 )
 
 // States lists every state.
 var States = []State{
 	StateMenu, StateCategories, StateProducts, StateProduct, StateQuantity, StateCart,
 	StateLineQuantity, StateAddress, StateName, StatePhone, StatePayment, StateCostCentre, StateReason, StateReview,
-	StateOrders, StateOrder, StateCancelOrder, StateHelp,
+	StateOrders, StateOrder, StateCancelOrder, StateHelp, StateRejectReason,
 }
 
 // Event is what moves a conversation to another step. Events are verbs, and
@@ -66,6 +67,7 @@ const (
 	EventShowOrder     Event = "show_order"
 	EventConfirmCancel Event = "confirm_cancel"
 	EventShowHelp      Event = "show_help"
+	EventAskReject     Event = "ask_reject"
 )
 
 // transition is one row of the machine: an event, where it may fire and where
@@ -101,6 +103,7 @@ var transitions = []transition{
 	{EventShowOrder, nil, StateOrder},
 	{EventConfirmCancel, []State{StateOrder}, StateCancelOrder},
 	{EventShowHelp, nil, StateHelp},
+	{EventAskReject, nil, StateRejectReason},
 }
 
 // eventTo maps each state to the one event that leads to it.

@@ -275,3 +275,67 @@ func TestCompanyAccountWithApproval(t *testing.T) {
 		})
 	}
 }
+
+// An approver is sent a request card with Approve and Reject; rejecting
+// asks for the reason, which the order keeps; the card then shows the
+// decision; a second decision, or one by someone else, changes nothing.
+func TestApproverDecides(t *testing.T) {
+	for _, lang := range dialog.Languages {
+		t.Run(lang, func(t *testing.T) {
+			ctx := context.Background()
+			h := newHarness(t, lang, func(c *dialog.Config) {
+				c.Payments = map[string][]orders.Payment{"console": {orders.PayCompany}}
+			})
+			h.svc.SetApprovalRules(&orders.ApprovalRules{
+				Managers: map[string]string{"alice": "bob"},
+				Rules:    []orders.ApprovalRule{{Name: "Every order", Approvers: []string{orders.ApproverManager}}},
+			})
+			h.fillCart()
+			h.press(pick(lang, "Check out", "去结算"))
+			h.say("12F, 88 Century Avenue")
+			h.say("Li Lei")
+			h.say("+8613800138000")
+			h.press(pick(lang, "Company account", "公司账户"))
+			h.say("R&D-42")
+			h.say(pick(lang, "Pens for the new team", "新团队用笔"))
+			h.press(pick(lang, "Confirm order", "确认下单"))
+			o := h.orders()[0]
+
+			bob := dialog.Key{Channel: "console", Chat: "bob", User: "bob"}
+			request := orders.Notification{OrderNumber: o.Number, To: orders.StatusPendingApproval, Actor: orders.ActorCustomer,
+				Role: orders.RoleApprover, Customer: orders.Customer{Channel: "console", Chat: "bob", User: "bob"}}
+			cards, err := h.eng.RenderNotification(ctx, request)
+			if err != nil || len(cards) != 1 || cards[0].Card == "" || !strings.Contains(cards[0].Text, "R&D-42") ||
+				!strings.Contains(cards[0].Text, "Every order") || len(cards[0].Buttons) != 1 {
+				t.Fatalf("approval request = %+v, %v", cards, err)
+			}
+
+			// Carol is no approver.
+			h.key = dialog.Key{Channel: "console", Chat: "carol", User: "carol"}
+			h.replies = cards
+			h.press("Approve") // in English: bob never wrote to the bot
+			h.expect(pick(lang, "not an approver", "不是订单"))
+
+			h.key = bob
+			h.replies = cards
+			h.press("Reject")
+			h.expect(pick(lang, "Why is order", "为何被驳回"))
+			h.say(pick(lang, "Not in this quarter's budget", "本季度预算不足"))
+			h.expect(pick(lang, "You rejected", "您已驳回"))
+			full, err := h.svc.Order(ctx, o.Number)
+			if err != nil || full.Status != orders.StatusRejected || !strings.Contains(full.History[len(full.History)-1].Note, pick(lang, "budget", "预算")) {
+				t.Fatalf("order after rejection: %s %+v, %v", full.Status, full.History, err)
+			}
+			decided := request
+			decided.From, decided.To, decided.Actor = orders.StatusPendingApproval, orders.StatusRejected, orders.ActorApproverPrefix+"bob"
+			cards2, err := h.eng.RenderNotification(ctx, decided)
+			if err != nil || len(cards2) != 1 || cards2[0].Card != cards[0].Card || len(cards2[0].Buttons) != 0 ||
+				!strings.Contains(cards2[0].Text, pick(lang, "Rejected by bob", "已由 bob 驳回")) {
+				t.Fatalf("decided card = %+v, %v", cards2, err)
+			}
+			h.replies = cards
+			h.press("Approve") // in English: bob never wrote to the bot
+			h.expect(pick(lang, "already decided", "已审批"), "bob")
+		})
+	}
+}

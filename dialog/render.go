@@ -46,6 +46,8 @@ func (st *step) render(ctx context.Context) error {
 		r, err = st.renderOrder(ctx)
 	case StateHelp:
 		r = st.renderHelp()
+	case StateRejectReason:
+		r = Reply{Text: st.t("ask_reject_reason", st.s.Deciding), Buttons: [][]Button{st.navRow(true, false)}}
 	default:
 		r = st.renderMenu()
 	}
@@ -519,7 +521,18 @@ func (e *Engine) RenderNotification(ctx context.Context, n orders.Notification) 
 		lang = s.Lang
 	}
 	var replies []Reply
-	switch o, err := e.svc.Order(ctx, n.OrderNumber); orders.ErrorCode(err) {
+	o, err := e.svc.Order(ctx, n.OrderNumber)
+	if n.Role == orders.RoleApprover {
+		// An approver's request, or its decision: the request card only.
+		switch orders.ErrorCode(err) {
+		case "":
+			return []Reply{e.approvalCard(o, n.Customer.User, lang)}, nil
+		case orders.ENOTFOUND, orders.EINVALID:
+			return nil, nil
+		}
+		return nil, err
+	}
+	switch orders.ErrorCode(err) {
 	case "":
 		view := &step{e: e, s: &Session{Key: key, Lang: lang}}
 		replies = append(replies, Reply{

@@ -26,6 +26,7 @@ type Session struct {
 	Variant  string `json:"variant,omitempty"`  // variant SKU being added
 	EditLine string `json:"edit,omitempty"`     // variant SKU of the cart line being edited
 	Order    string `json:"order,omitempty"`    // order number on screen
+	Deciding string `json:"deciding,omitempty"` // order number an approver is rejecting
 	Failures int    `json:"failures,omitempty"` // invalid answers in a row at this step
 
 	Cart     []CartLine `json:"cart,omitempty"`

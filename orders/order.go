@@ -234,10 +234,23 @@ func (e *ProblemsError) Error() string {
 	return fmt.Sprintf("conflict: %d cart line(s) changed since they were added", len(e.Problems))
 }
 
-// Notification is an outbox row: a status change to tell the customer about.
+// Roles of a notification's recipient.
+const (
+	// RoleCustomer addresses a notification to the order's customer.
+	RoleCustomer = ""
+	// RoleApprover addresses a notification to one of the order's
+	// approvers, in the order's channel: its Customer.Chat and
+	// Customer.User are the approver's user id, and its Customer.Lang is
+	// empty (unknown).
+	RoleApprover = "approver"
+)
+
+// Notification is an outbox row: a status change to tell the customer about,
+// or, when Role is RoleApprover, one of the order's approvers.
 type Notification struct {
 	ID          int64     `json:"id"`
-	Customer    Customer  `json:"customer"`
+	Customer    Customer  `json:"customer"` // the recipient's conversation
+	Role        string    `json:"role,omitempty"`
 	OrderNumber string    `json:"order"`
 	From        Status    `json:"from"`
 	To          Status    `json:"to"`

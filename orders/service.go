@@ -36,7 +36,8 @@ type Store interface {
 	// outbox notification. A draft paid with PayStars is checked against the
 	// variants' Stars prices, and only digital products are sold for Stars.
 	// A PayCompany draft with d.Approvals starts in pending_approval, its
-	// approvers stored with it; without, it can ship at once.
+	// approvers stored with it and each told through the outbox as well
+	// (RoleApprover); without, it can ship at once.
 	PlaceOrder(ctx context.Context, d Draft, number string, at time.Time) (Order, error)
 	// Order returns an order with its history, ENOTFOUND if there is none.
 	Order(ctx context.Context, number string) (Order, error)
@@ -48,14 +49,16 @@ type Store interface {
 	Transition(ctx context.Context, number string, t Transition) (Order, error)
 	// Decide, in one transaction, records approver's decision on an order
 	// waiting for approval: it moves it to t.To (pending_shipment or
-	// rejected) as Transition does. It is EINVALID when approver is not one
-	// of the order's approvers, and ECONFLICT, with the order as it is,
-	// when the order no longer waits for approval.
+	// rejected) as Transition does, and writes an outbox notification to
+	// every approver of the order, approver included (RoleApprover). It is
+	// EINVALID when approver is not one of the order's approvers, and
+	// ECONFLICT, with the order as it is and nothing written, when the
+	// order no longer waits for approval.
 	Decide(ctx context.Context, number, approver string, t Transition) (Order, error)
 	// ClaimNotifications leases up to limit due, undelivered notifications that
 	// match f until at+lease, so that no other notifier takes them meanwhile.
 	ClaimNotifications(ctx context.Context, f NotificationFilter, limit int, at time.Time, lease time.Duration) ([]Notification, error)
-	// MarkDelivered records that a notification reached the customer.
+	// MarkDelivered records that a notification reached its recipient.
 	MarkDelivered(ctx context.Context, id int64, at time.Time) error
 	// MarkFailed records a failed attempt and when to try again.
 	MarkFailed(ctx context.Context, id int64, reason string, retryAt time.Time) error

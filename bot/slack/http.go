@@ -237,7 +237,7 @@ func (b *Bot) reply(ctx context.Context, d delivery, replies []dialog.Reply) err
 		}
 	}
 	for _, m := range compose(replies) {
-		if _, err := b.post(ctx, d.channel, m, replyRetry); err != nil {
+		if _, _, err := b.post(ctx, d.channel, m, replyRetry); err != nil {
 			return err
 		}
 	}

@@ -110,15 +110,16 @@ func imageURL(image string) string {
 	return ""
 }
 
-// post sends one message to a channel and returns its ts.
-func (b *Bot) post(ctx context.Context, channel string, m message, p retryPolicy) (string, error) {
-	var ts string
+// post sends one message to a channel (a user id posts to the direct
+// message with them) and returns the channel it went to and its ts.
+func (b *Bot) post(ctx context.Context, channel string, m message, p retryPolicy) (string, string, error) {
+	var at, ts string
 	err := b.call(ctx, "chat.postMessage", p, func(ctx context.Context) error {
 		var err error
-		_, ts, err = b.api.PostMessageContext(ctx, channel, slackapi.MsgOptionText(m.text, false), slackapi.MsgOptionBlocks(m.blocks...))
+		at, ts, err = b.api.PostMessageContext(ctx, channel, slackapi.MsgOptionText(m.text, false), slackapi.MsgOptionBlocks(m.blocks...))
 		return err
 	})
-	return ts, err
+	return at, ts, err
 }
 
 // update replaces a message's content.

@@ -58,7 +58,7 @@ func (b *Bot) Send(ctx context.Context, to dialog.Key, replies []dialog.Reply) e
 		}
 	}
 	for _, m := range msgs {
-		if _, err := b.post(ctx, to.Chat, m, p); err != nil {
+		if _, _, err := b.post(ctx, to.Chat, m, p); err != nil {
 			return fail(err)
 		}
 	}
@@ -79,24 +79,26 @@ func (b *Bot) putCard(ctx context.Context, channel string, r dialog.Reply, p ret
 	if err != nil {
 		return err // a second card could follow: the notification is retried
 	}
-	if refChannel, ts, shown, ok := parseCardRef(ref); found && ok && refChannel == channel {
+	// The reference names the channel the card went to: a direct
+	// message's id even when it was posted to a user's id.
+	if at, ts, shown, ok := parseCardRef(ref); found && ok {
 		if shown == sum {
 			return nil
 		}
-		err := b.update(ctx, channel, ts, m, p)
+		err := b.update(ctx, at, ts, m, p)
 		if err == nil || unreachable(err) || transient(err) {
 			if err == nil {
-				b.saveCard(ctx, r.Card, channel, ts, sum)
+				b.saveCard(ctx, r.Card, at, ts, sum)
 			}
 			return err
 		}
 		b.log.Debug("order card cannot be updated; posting a new one", "order", r.Card, "method", "chat.update", "err", err)
 	}
-	ts, err := b.post(ctx, channel, m, p)
+	at, ts, err := b.post(ctx, channel, m, p)
 	if err != nil {
 		return err
 	}
-	b.saveCard(ctx, r.Card, channel, ts, sum)
+	b.saveCard(ctx, r.Card, at, ts, sum)
 	return nil
 }
 

@@ -61,7 +61,8 @@ func (u *slackUser) waitText(seq int, want string) slackfake.Call {
 	defer cancel()
 	c, err := u.fake.WaitFor(ctx, func(c slackfake.Call) bool {
 		return c.Seq > seq && (c.Method == "chat.postMessage" || c.Method == "chat.update") &&
-			c.Param("channel") == u.channel && strings.Contains(c.Param("text")+c.Param("blocks"), want)
+			(c.Param("channel") == u.channel || c.Param("channel") == u.user) && // a user id posts to their DM
+			strings.Contains(c.Param("text")+c.Param("blocks"), want)
 	})
 	if err != nil {
 		var got []string
@@ -233,7 +234,8 @@ func TestServeSlackDM(t *testing.T) {
 
 // A company order over the configured amount waits for the requester's
 // manager: an operator cannot move it on, another user cannot decide it,
-// the manager approves, and the requester is told in the conversation.
+// the manager approves with the button on the request sent to them, the
+// requester is told, and a second decision changes nothing.
 func TestServeSlackApproval(t *testing.T) {
 	fake := slackfake.NewServer(t)
 	env := slackEnv(t, fake, `approvals:
@@ -275,11 +277,15 @@ func TestServeSlackApproval(t *testing.T) {
 	if _, errOut, code := runCmd(t, env, "orders", "approve", number, "--as", "U77"); code == 0 || !strings.Contains(errOut, "not an approver") {
 		t.Fatalf("a stranger approved: %d %s", code, errOut)
 	}
+	// The manager got the request in their direct message with the app, and
+	// approves it there; the requester is told, the request shows who
+	// decided.
+	manager := &slackUser{t: t, fake: fake, base: u.base, user: "U9", channel: "DU9"}
+	manager.waitText(0, "Approval request from Li Lei (U42)")
 	seq := fake.LastSeq()
-	if _, errOut, code := runCmd(t, env, "orders", "approve", number, "--as", "U9"); code != 0 {
-		t.Fatal(errOut)
-	}
+	manager.press("Approve", "You approved order "+number)
 	u.waitText(seq, "was approved")
+	manager.waitText(seq, "Approved by U9")
 	if _, errOut, code := runCmd(t, env, "orders", "reject", number, "--as", "U9", "--note", "too late"); code == 0 || !strings.Contains(errOut, "U9") {
 		t.Fatalf("a second decision: %d %s", code, errOut)
 	}

@@ -78,9 +78,12 @@ func sortApprovers(rows []approverRow) {
 	})
 }
 
-// Decide implements orders.Store: the approver check, the status check
-// and the transition are one write transaction, so of two approvers
-// deciding at once exactly one does, and the other is told who did.
+// Decide implements orders.Store: the approver check, the status check,
+// the transition and the notifications are one write transaction, so of
+// two approvers deciding at once exactly one does, and the other is told
+// who did. Besides the customer's notification, every approver of the
+// order, the decider included, gets one: each has a request to see
+// decided.
 func (s *Store) Decide(ctx context.Context, number, approver string, t orders.Transition) (orders.Order, error) {
 	if t.To != orders.StatusPendingShipment && t.To != orders.StatusRejected {
 		return orders.Order{}, orders.Errorf(orders.EINVALID, "a decision approves an order or rejects it")
@@ -115,8 +118,12 @@ func (s *Store) Decide(ctx context.Context, number, approver string, t orders.Tr
 			decided = alreadyDecided(o)
 			return nil
 		}
-		o, err = s.transition(ctx, tx, r, t, at)
-		return err
+		if o, err = s.transition(ctx, tx, r, t, at); err != nil {
+			return err
+		}
+		told := notificationRow{OrderNumber: o.Number, Channel: r.Channel, From: r.Status, To: string(o.Status),
+			Tracking: o.Tracking, Note: t.Note, Actor: t.Actor, CreatedAt: micros(at)}
+		return insertApproverNotifications(ctx, tx, told, o.Approvals)
 	})
 	if err != nil {
 		return orders.Order{}, fail("decide on order "+number, err)

@@ -90,6 +90,32 @@ func mustOrder(t testing.TB, svc *orders.Service, number string) orders.Order {
 	return o
 }
 
+// mustClaimAll claims every notification due at at, in written order.
+func mustClaimAll(t testing.TB, s *Store, at time.Time) []orders.Notification {
+	t.Helper()
+	ns, err := s.ClaimNotifications(context.Background(), orders.NotificationFilter{}, 100, at, time.Minute)
+	if err != nil {
+		t.Fatalf("ClaimNotifications: %v", err)
+	}
+	return ns
+}
+
+// told returns the notifications change c of order o writes, as first
+// claimed, their ids counting from id: its customer's, then one to each of
+// o's approvers, in o's order.
+func told(id int64, o orders.Order, c orders.Change) []orders.Notification {
+	ns := []orders.Notification{{ID: id, Customer: o.Customer, Role: orders.RoleCustomer, OrderNumber: o.Number,
+		From: c.From, To: c.To, Tracking: o.Tracking, Note: c.Note, Actor: c.Actor, CreatedAt: c.At, Attempts: 1}}
+	for i, a := range o.Approvals {
+		n := ns[0]
+		n.ID = id + 1 + int64(i)
+		n.Customer = orders.Customer{Channel: o.Customer.Channel, Chat: a.Approver, User: a.Approver}
+		n.Role = orders.RoleApprover
+		ns = append(ns, n)
+	}
+	return ns
+}
+
 func TestPlaceCompanyOrderWithoutApproval(t *testing.T) {
 	s, svc := mustCompanyStore(t)
 	ctx := context.Background()
@@ -149,12 +175,8 @@ func TestPlaceCompanyOrderNeedsApproval(t *testing.T) {
 	if len(waiting) != 1 || !reflect.DeepEqual(waiting[0].Approvals, wantApprovals) {
 		t.Errorf("orders waiting for approval = %+v, want the order with its approvers", waiting)
 	}
-	ns, err := s.ClaimNotifications(ctx, orders.NotificationFilter{}, 10, placed.CreatedAt, time.Minute)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(ns) != 1 || ns[0].To != orders.StatusPendingApproval || ns[0].Customer != employee {
-		t.Errorf("outbox = %+v, want Ann told her order waits for approval", ns)
+	if got, want := mustClaimAll(t, s, placed.CreatedAt), told(1, placed, placed.History[0]); !reflect.DeepEqual(got, want) {
+		t.Errorf("outbox =\n%+v\nwant Ann and her approvers told the order waits for approval\n%+v", got, want)
 	}
 
 	// The same checkout placed again is the same order, its approvers stored once.
@@ -268,15 +290,10 @@ func TestDecideApprove(t *testing.T) {
 	if got := mustStock(t, s, "gift-100"); got != 999 {
 		t.Errorf("stock = %d, want 999: still reserved", got)
 	}
-	ns, err := s.ClaimNotifications(ctx, orders.NotificationFilter{}, 10, o.UpdatedAt, time.Minute)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := orders.Notification{ID: ns[len(ns)-1].ID, Customer: employee, OrderNumber: placed.Number,
-		From: orders.StatusPendingApproval, To: orders.StatusPendingShipment, Note: "Enjoy", Actor: "approver:U-ops1",
-		CreatedAt: o.UpdatedAt, Attempts: 1}
-	if len(ns) != 2 || ns[1] != want {
-		t.Errorf("outbox = %+v, want the placement and then %+v", ns, want)
+	// Ann and every approver, U-ops1 included, are told of the approval.
+	want := append(told(1, placed, placed.History[0]), told(5, o, o.History[1])...)
+	if got := mustClaimAll(t, s, o.UpdatedAt); !reflect.DeepEqual(got, want) {
+		t.Errorf("outbox =\n%+v\nwant the placement's and then the decision's\n%+v", got, want)
 	}
 }
 
@@ -312,12 +329,11 @@ func TestDecideReject(t *testing.T) {
 			t.Errorf("stock of %s = %d, want %d: released", sku, got, want)
 		}
 	}
-	ns, err := s.ClaimNotifications(ctx, orders.NotificationFilter{}, 10, o.UpdatedAt, time.Minute)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(ns) != 2 || ns[1].To != orders.StatusRejected || ns[1].Note != "Not in this quarter's budget" {
-		t.Errorf("outbox = %+v, want Ann told of the rejection and its reason", ns)
+	// Ann and every approver, U-boss included, are told of the rejection
+	// and its reason.
+	want := append(told(1, placed, placed.History[0]), told(5, o, last)...)
+	if got := mustClaimAll(t, s, o.UpdatedAt); !reflect.DeepEqual(got, want) {
+		t.Errorf("outbox =\n%+v\nwant the placement's and then the decision's\n%+v", got, want)
 	}
 }
 
@@ -359,8 +375,9 @@ func TestDecideByNonApprover(t *testing.T) {
 			t.Errorf("%s changed:\n%+v\nwas\n%+v", o.Number, got, o)
 		}
 	}
-	if n := mustCount(t, s, "outbox"); n != 2 {
-		t.Errorf("outbox rows = %d, want 2: the placements only", n)
+	// The placements only: Ann's and three approvers', and Ann's alone.
+	if n := mustCount(t, s, "outbox"); n != 4+1 {
+		t.Errorf("outbox rows = %d, want 5: the placements only", n)
 	}
 }
 
@@ -385,8 +402,10 @@ func TestDecideTwice(t *testing.T) {
 			t.Errorf("order returned =\n%+v\nwant it as the first decision left it\n%+v", o, approved)
 		}
 	}
-	if n := mustCount(t, s, "outbox"); n != 2 {
-		t.Errorf("outbox rows = %d, want 2", n)
+	// The placement and the first decision, each told to Ann and three
+	// approvers; nothing for the refused ones.
+	if n := mustCount(t, s, "outbox"); n != 2*4 {
+		t.Errorf("outbox rows = %d, want 8", n)
 	}
 	if got := mustStock(t, s, "gift-100"); got != 999 {
 		t.Errorf("stock = %d, want 999: still reserved", got)
@@ -444,8 +463,10 @@ func TestDecideConcurrently(t *testing.T) {
 	if got, want := mustStock(t, one, "tea-green"), 100-approvedCount; got != want {
 		t.Errorf("stock = %d, want %d: %d approved orders hold one each", got, want, approvedCount)
 	}
-	if got := mustCount(t, two, "outbox"); got != 2*n {
-		t.Errorf("outbox rows = %d, want %d", got, 2*n)
+	// Per order, the placement and one decision, each told to Ann and
+	// three approvers.
+	if got := mustCount(t, two, "outbox"); got != 2*4*n {
+		t.Errorf("outbox rows = %d, want %d", got, 2*4*n)
 	}
 }
 
@@ -479,5 +500,82 @@ func TestMigrateAddsApprovals(t *testing.T) {
 	placed := mustPlace(t, svc, approvalDraft("new"))
 	if got := mustOrder(t, svc, placed.Number); !reflect.DeepEqual(got.Approvals, wantApprovals) || got.CostCentre != "CC-7" {
 		t.Errorf("company order after migrating: approvals %+v, cost centre %q", got.Approvals, got.CostCentre)
+	}
+}
+
+// Approvers are told through the outbox, like customers: of the order
+// waiting for them, and of the decision, whoever of them made it.
+func TestApproversAreTold(t *testing.T) {
+	s, svc := mustCompanyStore(t)
+	// A snack of ¥100, not over ¥100: the office managers approve it.
+	placed := mustPlace(t, svc, companyDraft("k1", line("gift-100", 1, 10000)))
+	decided, err := svc.Decide(context.Background(), placed.Number, "U-ops2", false, "No snacks this month")
+	if err != nil {
+		t.Fatalf("Decide: %v", err)
+	}
+
+	at, then := placed.CreatedAt, decided.UpdatedAt
+	ops1 := orders.Customer{Channel: "slack", Chat: "U-ops1", User: "U-ops1"}
+	ops2 := orders.Customer{Channel: "slack", Chat: "U-ops2", User: "U-ops2"}
+	n := placed.Number
+	want := []orders.Notification{
+		{ID: 1, Customer: employee, OrderNumber: n, To: orders.StatusPendingApproval, Actor: "customer", CreatedAt: at, Attempts: 1},
+		{ID: 2, Customer: ops1, Role: "approver", OrderNumber: n, To: orders.StatusPendingApproval, Actor: "customer", CreatedAt: at, Attempts: 1},
+		{ID: 3, Customer: ops2, Role: "approver", OrderNumber: n, To: orders.StatusPendingApproval, Actor: "customer", CreatedAt: at, Attempts: 1},
+		{ID: 4, Customer: employee, OrderNumber: n, From: orders.StatusPendingApproval, To: orders.StatusRejected,
+			Note: "No snacks this month", Actor: "approver:U-ops2", CreatedAt: then, Attempts: 1},
+		{ID: 5, Customer: ops1, Role: "approver", OrderNumber: n, From: orders.StatusPendingApproval, To: orders.StatusRejected,
+			Note: "No snacks this month", Actor: "approver:U-ops2", CreatedAt: then, Attempts: 1},
+		{ID: 6, Customer: ops2, Role: "approver", OrderNumber: n, From: orders.StatusPendingApproval, To: orders.StatusRejected,
+			Note: "No snacks this month", Actor: "approver:U-ops2", CreatedAt: then, Attempts: 1},
+	}
+	if got := mustClaimAll(t, s, then); !reflect.DeepEqual(got, want) {
+		t.Errorf("outbox =\n%+v\nwant\n%+v", got, want)
+	}
+}
+
+// An order that needs no approval tells its customer only, as before
+// approvers were told.
+func TestPlaceWithoutApproversTellsOnlyTheCustomer(t *testing.T) {
+	tests := []struct {
+		name  string
+		draft orders.Draft
+	}{
+		{name: "company order no rule matches", draft: companyDraft("k1", line("tea-green", 1, 1200))},
+		{name: "cash on delivery", draft: draft("k1", line("tea-green", 1, 1200))},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, svc := mustCompanyStore(t)
+			o := mustPlace(t, svc, tt.draft)
+			want := []orders.Notification{{ID: 1, Customer: tt.draft.Customer, OrderNumber: o.Number,
+				To: orders.StatusPendingShipment, Actor: "customer", CreatedAt: o.CreatedAt, Attempts: 1}}
+			if got := mustClaimAll(t, s, o.CreatedAt); !reflect.DeepEqual(got, want) {
+				t.Errorf("outbox =\n%+v\nwant\n%+v", got, want)
+			}
+		})
+	}
+}
+
+// A database from before approvers were told keeps its notifications, all
+// the customers', and tells approvers once migrated.
+func TestMigrateAddsOutboxRole(t *testing.T) {
+	s := mustOpenMigratedBefore(t, "0005_outbox_role.sql")
+	mustExec(t, s,
+		`INSERT INTO outbox (order_number, customer_channel, customer_chat, customer_user, customer_lang,
+			from_status, to_status, tracking, note, actor, created_at, next_attempt_at)
+			VALUES ('OB-2345678', 'console', 'chat-1', 'user-1', 'en', 'pending_shipment', 'shipped', 'SF1', '', 'operator', 1, 1)`,
+	)
+
+	if err := s.Migrate(context.Background()); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	mustImport(t, s, testCatalog())
+	placed := mustPlace(t, mustCompanyService(t, s), approvalDraft("new"))
+	old := orders.Notification{ID: 1, Customer: customer, OrderNumber: "OB-2345678", From: orders.StatusPendingShipment,
+		To: orders.StatusShipped, Tracking: "SF1", Actor: "operator", CreatedAt: fromMicros(1), Attempts: 1}
+	want := append([]orders.Notification{old}, told(2, placed, placed.History[0])...)
+	if got := mustClaimAll(t, s, placed.CreatedAt); !reflect.DeepEqual(got, want) {
+		t.Errorf("outbox after migrating =\n%+v\nwant the old row, the customer's, and then the approvers'\n%+v", got, want)
 	}
 }

@@ -95,7 +95,8 @@ func initialStatus(d orders.Draft) (orders.Status, error) {
 // there is one; else *orders.ProblemsError, having written nothing, when a
 // line's product is gone, its price differs from the one shown or its stock
 // is short; else the new order with its lines and first history entry, its
-// stock reserved and its notification in the outbox. orders.ErrNumberTaken
+// stock reserved and its notification in the outbox, and one notification
+// for each of its approvers when it has any. orders.ErrNumberTaken
 // means number is in use by another order; draw another.
 //
 // Paid in Telegram Stars (orders.PayStars), every line must be shown in XTR
@@ -108,9 +109,10 @@ func initialStatus(d orders.Draft) (orders.Status, error) {
 // again as one that does not): the order row; per line, one that
 // reserves stock and one that records the line, each only if the line can
 // be ordered as shown; the history entry; the notification; and one query
-// reading the lines back; an order with approvers adds one statement
-// storing them. The checks are not skipped, only folded into the
-// writes; a refused line is examined afterwards to say why.
+// reading the lines back; an order with approvers adds two statements,
+// one storing them and one writing their notifications. The checks are
+// not skipped, only folded into the writes; a refused line is examined
+// afterwards to say why.
 func (s *Store) PlaceOrder(ctx context.Context, d orders.Draft, number string, at time.Time) (orders.Order, error) {
 	status, err := initialStatus(d)
 	if err != nil {
@@ -255,7 +257,17 @@ func (s *Store) placeOrder(ctx context.Context, tx *txn, d orders.Draft, number 
 		Address: d.Address, ContactName: d.ContactName, Phone: d.Phone, Payment: string(d.Payment),
 		CostCentre: d.CostCentre, Reason: d.Reason, CreatedAt: micros(at), UpdatedAt: micros(at),
 	}
-	return r.order(lines, []changeRow{{From: string(first.From), To: string(first.To), Actor: first.Actor, At: micros(at)}}, approvers)
+	o, err := r.order(lines, []changeRow{{From: string(first.From), To: string(first.To), Actor: first.Actor, At: micros(at)}}, approvers)
+	if err != nil {
+		return orders.Order{}, err
+	}
+	// Each approver learns that the order waits for them, in the order's
+	// channel, as Order.Approvals lists them.
+	told := notificationRow{OrderNumber: number, Channel: c.Channel, To: string(status), Actor: first.Actor, CreatedAt: micros(at)}
+	if err := insertApproverNotifications(ctx, tx, told, o.Approvals); err != nil {
+		return orders.Order{}, err
+	}
+	return o, nil
 }
 
 // insertOrder inserts an order row unless its number or checkout key is

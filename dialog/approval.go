@@ -1,0 +1,88 @@
+package dialog
+
+import (
+	"context"
+	"strings"
+
+	"orderbot/orders"
+)
+
+// decision is an approver's answer to an approval request: approve, or
+// reject with a note.
+type decision struct {
+	number  string
+	approve bool
+	note    string
+}
+
+// decideOrder records the approver's decision through the order core, which
+// checks that this user is an approver of the order and that nobody decided
+// before; the requester hears of it through the outbox.
+func (st *step) decideOrder(ctx context.Context) error {
+	d := st.decide
+	s := st.s
+	o, err := st.e.svc.Decide(ctx, d.number, s.Key.User, d.approve, d.note)
+	switch orders.ErrorCode(err) {
+	case "":
+		if d.approve {
+			st.notice("you_approved", o.Number)
+		} else {
+			st.notice("you_rejected", o.Number)
+		}
+	case orders.ECONFLICT:
+		st.notice("already_decided", o.Number, st.t("status_"+string(o.Status)), decider(o))
+	case orders.ENOTFOUND:
+		st.notice("order_not_found", d.number)
+	case orders.EINVALID:
+		st.notice("not_approver", d.number)
+	default:
+		return err
+	}
+	s.Deciding = ""
+	if s.State == StateRejectReason {
+		st.back()
+		return nil
+	}
+	st.show = true
+	return nil
+}
+
+// decider is who decided an order that waited for approval, from its
+// history.
+func decider(o orders.Order) string {
+	for i := len(o.History) - 1; i >= 0; i-- {
+		if c := o.History[i]; c.From == orders.StatusPendingApproval {
+			return strings.TrimPrefix(c.Actor, orders.ActorApproverPrefix)
+		}
+	}
+	return "?"
+}
+
+// approvalCard is an approver's request for one order: the order, who asked
+// and why, with Approve and Reject while it waits, and the decision once
+// taken. It is a card, updated in place as the decision is made.
+func (e *Engine) approvalCard(o orders.Order, approver, lang string) Reply {
+	view := &step{e: e, s: &Session{Lang: lang}}
+	var b strings.Builder
+	b.WriteString(CardMark + " " + T(lang, "approval_request", o.ContactName, o.Customer.User))
+	for _, a := range o.Approvals {
+		if a.Approver == approver {
+			b.WriteString("\n" + T(lang, "approval_rule", a.Rule))
+		}
+	}
+	b.WriteString("\n\n" + view.orderText(o))
+	r := Reply{Card: o.Number + "/approval/" + approver}
+	switch {
+	case o.Status == orders.StatusPendingApproval:
+		r.Buttons = [][]Button{{
+			{T(lang, "btn_approve"), GlobalAction(cmdApprove, o.Number)},
+			{T(lang, "btn_reject"), GlobalAction(cmdReject, o.Number)},
+		}}
+	case o.Status == orders.StatusRejected:
+		b.WriteString("\n\n" + T(lang, "approval_rejected", decider(o)))
+	default:
+		b.WriteString("\n\n" + T(lang, "approval_approved", decider(o)))
+	}
+	r.Text = b.String()
+	return r
+}
