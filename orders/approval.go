@@ -210,3 +210,37 @@ func (r *ApprovalRules) resolve(rule ApprovalRule, requester string) ([]string, 
 	}
 	return ids, nil
 }
+
+// Fulfilment is where company-account orders are fulfilled: a channel the
+// order core announces them in, and the staff who may move them on.
+//
+// An order is announced there (RoleFulfilment) once it may ship, whether it
+// needed no approval or was approved, and again on every later change of
+// its status, so that the channel's card can follow it. The channel is
+// stored with each company order when it is placed: a later change of
+// configuration does not move orders already placed.
+type Fulfilment struct {
+	Chat  string   // the channel's conversation id (a Slack channel id)
+	Staff []string // user ids allowed to mark orders shipped and delivered
+}
+
+// Validate checks that a fulfilment desk, when set, has a channel and at
+// least one staff member, and no empty user id.
+func (f *Fulfilment) Validate() error {
+	switch {
+	case f == nil:
+		return nil
+	case strings.TrimSpace(f.Chat) == "":
+		return Errorf(EINVALID, "the fulfilment channel is missing")
+	case len(f.Staff) == 0:
+		return Errorf(EINVALID, "the fulfilment desk has no staff")
+	case slices.Contains(f.Staff, ""):
+		return Errorf(EINVALID, "the fulfilment staff lists an empty user id")
+	}
+	return nil
+}
+
+// isStaff reports whether user may mark orders shipped and delivered.
+func (f *Fulfilment) isStaff(user string) bool {
+	return f != nil && user != "" && slices.Contains(f.Staff, user)
+}

@@ -254,3 +254,23 @@ func TestDraftValidateCompany(t *testing.T) {
 		})
 	}
 }
+
+func TestFulfilmentValidate(t *testing.T) {
+	tests := []struct {
+		name string
+		desk *Fulfilment
+		want string // "" for valid
+	}{
+		{"valid", &Fulfilment{Chat: "C-desk", Staff: []string{"U-ship1", "U-ship2"}}, ""},
+		{"none", nil, ""},
+		{"no channel", &Fulfilment{Staff: []string{"U-ship1"}}, "the fulfilment channel is missing"},
+		{"blank channel", &Fulfilment{Chat: " ", Staff: []string{"U-ship1"}}, "the fulfilment channel is missing"},
+		{"no staff", &Fulfilment{Chat: "C-desk"}, "the fulfilment desk has no staff"},
+		{"empty staff id", &Fulfilment{Chat: "C-desk", Staff: []string{"U-ship1", ""}}, "the fulfilment staff lists an empty user id"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			wantInvalid(t, tt.desk.Validate(), tt.want)
+		})
+	}
+}

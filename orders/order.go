@@ -95,6 +95,10 @@ const (
 // "approver:" and the approver's user id.
 const ActorApproverPrefix = "approver:"
 
+// ActorStaffPrefix starts the actor of a change fulfilment staff made
+// (Service.Fulfil): "staff:" and the staff member's user id.
+const ActorStaffPrefix = "staff:"
+
 // ReceivedPayment is a payment its provider confirmed.
 type ReceivedPayment struct {
 	ChargeID string  // the provider's id: one payment, one status change
@@ -134,6 +138,12 @@ type Draft struct {
 	// Service.Place sets them, from its ApprovalRules, after clearing
 	// whatever the caller put there: they are never taken from callers.
 	Approvals []Approval `json:"-"`
+
+	// FulfilmentChat is the fulfilment channel (Fulfilment.Chat) a company
+	// order is announced in, stored with the order so that every later
+	// change of its status is announced there too; "" for none. Only
+	// Service.Place sets it, from its Fulfilment, like Approvals.
+	FulfilmentChat string `json:"-"`
 }
 
 // Approval names one person who must approve an order, and the rule that
@@ -243,10 +253,16 @@ const (
 	// Customer.User are the approver's user id, and its Customer.Lang is
 	// empty (unknown).
 	RoleApprover = "approver"
+	// RoleFulfilment addresses a notification to the fulfilment channel
+	// of a company order (see Fulfilment): its Customer.Channel is the
+	// order's channel, its Customer.Chat the Fulfilment.Chat the order was
+	// placed with, its Customer.User and Customer.Lang are empty.
+	RoleFulfilment = "fulfilment"
 )
 
 // Notification is an outbox row: a status change to tell the customer about,
-// or, when Role is RoleApprover, one of the order's approvers.
+// or, when Role is RoleApprover, one of the order's approvers, or, when it is
+// RoleFulfilment, the fulfilment channel.
 type Notification struct {
 	ID          int64     `json:"id"`
 	Customer    Customer  `json:"customer"` // the recipient's conversation

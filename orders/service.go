@@ -37,7 +37,9 @@ type Store interface {
 	// variants' Stars prices, and only digital products are sold for Stars.
 	// A PayCompany draft with d.Approvals starts in pending_approval, its
 	// approvers stored with it and each told through the outbox as well
-	// (RoleApprover); without, it can ship at once.
+	// (RoleApprover); without, it can ship at once. A PayCompany draft with
+	// d.FulfilmentChat is stored with that channel (EINVALID for any other
+	// draft), and announced there (RoleFulfilment) when it can ship at once.
 	PlaceOrder(ctx context.Context, d Draft, number string, at time.Time) (Order, error)
 	// Order returns an order with its history, ENOTFOUND if there is none.
 	Order(ctx context.Context, number string) (Order, error)
@@ -46,14 +48,17 @@ type Store interface {
 	// Transition moves an order to t.To if the lifecycle allows it from its
 	// current status (ECONFLICT otherwise), records the history entry, releases
 	// stock when t.To does, and writes an outbox notification, in one transaction.
+	// An order placed with a fulfilment channel gets a second one, to that
+	// channel (RoleFulfilment), when it enters pending_shipment and on every
+	// change after that.
 	Transition(ctx context.Context, number string, t Transition) (Order, error)
 	// Decide, in one transaction, records approver's decision on an order
 	// waiting for approval: it moves it to t.To (pending_shipment or
-	// rejected) as Transition does, and writes an outbox notification to
-	// every approver of the order, approver included (RoleApprover). It is
-	// EINVALID when approver is not one of the order's approvers, and
-	// ECONFLICT, with the order as it is and nothing written, when the
-	// order no longer waits for approval.
+	// rejected) as Transition does, fulfilment channel included, and
+	// writes an outbox notification to every approver of the order,
+	// approver included (RoleApprover). It is EINVALID when approver is not
+	// one of the order's approvers, and ECONFLICT, with the order as it is
+	// and nothing written, when the order no longer waits for approval.
 	Decide(ctx context.Context, number, approver string, t Transition) (Order, error)
 	// ClaimNotifications leases up to limit due, undelivered notifications that
 	// match f until at+lease, so that no other notifier takes them meanwhile.
@@ -102,9 +107,10 @@ type Transition struct {
 // Service is the order core's entry point: it checks input, numbers orders and
 // delegates the transactional work to its Store.
 type Service struct {
-	store     Store
-	now       func() time.Time
-	approvals *ApprovalRules
+	store      Store
+	now        func() time.Time
+	approvals  *ApprovalRules
+	fulfilment *Fulfilment
 }
 
 // NewService returns a Service over store. now may be nil for time.Now.
@@ -119,6 +125,11 @@ func NewService(store Store, now func() time.Time) *Service {
 // approval; nil means none do. Validate them first. It is not safe to call
 // once the Service is in use.
 func (s *Service) SetApprovalRules(r *ApprovalRules) { s.approvals = r }
+
+// SetFulfilment sets the desk where company orders are fulfilled; nil means
+// none, and company orders are not announced anywhere. Validate it first.
+// It is not safe to call once the Service is in use.
+func (s *Service) SetFulfilment(f *Fulfilment) { s.fulfilment = f }
 
 // Catalog returns the current catalog.
 func (s *Service) Catalog(ctx context.Context) (*Catalog, error) { return s.store.Catalog(ctx) }
@@ -151,13 +162,18 @@ func (s *Service) Orders(ctx context.Context, f Filter) ([]Order, error) {
 // Place validates d and places it, returning the new (or, for a repeated
 // checkout key, the existing) order. A *ProblemsError means the cart must be
 // shown to the customer again. A company order the approval rules match
-// waits for its approvers (see Decide); d.Approvals is ignored, and the
-// cost centre trimmed.
+// waits for its approvers (see Decide); a company order is announced in the
+// Fulfilment's channel, if one is set, once it can ship. d.Approvals and
+// d.FulfilmentChat are ignored, and the cost centre trimmed.
 func (s *Service) Place(ctx context.Context, d Draft) (Order, error) {
 	d.Approvals = nil
+	d.FulfilmentChat = ""
 	d.CostCentre = strings.TrimSpace(d.CostCentre)
 	if err := d.Validate(); err != nil {
 		return Order{}, err
+	}
+	if d.Payment == PayCompany && s.fulfilment != nil {
+		d.FulfilmentChat = s.fulfilment.Chat
 	}
 	if d.Payment == PayCompany && s.approvals != nil {
 		var err error
@@ -253,6 +269,58 @@ func (s *Service) Decide(ctx context.Context, number, approver string, approve b
 		t.To = StatusRejected
 	}
 	return s.store.Decide(ctx, number, approver, t)
+}
+
+// Fulfil lets fulfilment staff member by mark a company order shipped or
+// completed (delivered), as the lifecycle allows. Only the Fulfilment's
+// staff may (EINVALID for anyone else, and for everyone when no Fulfilment
+// is set), and only on orders paid by PayCompany. When the lifecycle does
+// not allow the change, because someone else already made it or the order
+// moved on, Fulfil returns ECONFLICT and the order as it is. The customer
+// and the fulfilment channel are told through the outbox, as of every
+// change.
+func (s *Service) Fulfil(ctx context.Context, number, by string, to Status) (Order, error) {
+	number = NormalizeNumber(number)
+	switch {
+	case number == "":
+		return Order{}, Errorf(EINVALID, "order number is empty")
+	case to != StatusShipped && to != StatusCompleted:
+		return Order{}, Errorf(EINVALID, "fulfilment staff mark orders shipped or completed, not %s", to)
+	case by == "":
+		return Order{}, Errorf(EINVALID, "who marks the order is missing")
+	case !s.fulfilment.isStaff(by):
+		return Order{}, Errorf(EINVALID, "%s is not fulfilment staff", by)
+	}
+	cur, err := s.store.Order(ctx, number)
+	if err != nil {
+		return Order{}, err
+	}
+	if cur.Payment != PayCompany {
+		return Order{}, Errorf(EINVALID, "order %s is not paid by the company account; fulfilment staff do not handle it", number)
+	}
+	if !CanTransition(cur.Status, to) {
+		return cur, notFulfillable(cur, to)
+	}
+	o, err := s.store.Transition(ctx, number, Transition{To: to, Actor: ActorStaffPrefix + by, At: s.now().UTC()})
+	if ErrorCode(err) == ECONFLICT {
+		// Someone moved the order between the read and the change.
+		if cur, rerr := s.store.Order(ctx, number); rerr == nil {
+			return cur, notFulfillable(cur, to)
+		}
+	}
+	return o, err
+}
+
+// notFulfillable is the ECONFLICT error for marking o, which the lifecycle
+// does not allow to become to, as to: naming who did when it already was.
+func notFulfillable(o Order, to Status) error {
+	for i := len(o.History) - 1; i >= 0; i-- {
+		if h := o.History[i]; h.To == to {
+			by := strings.TrimPrefix(h.Actor, ActorStaffPrefix)
+			return Errorf(ECONFLICT, "order %s was already marked %s by %s; it is %s", o.Number, to, by, o.Status)
+		}
+	}
+	return Errorf(ECONFLICT, "order %s is %s; it cannot be marked %s", o.Number, o.Status, to)
 }
 
 // Cancel cancels a customer's own order if it has not shipped.

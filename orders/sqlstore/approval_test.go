@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -42,12 +41,8 @@ func companyDraft(key string, lines ...orders.DraftLine) orders.Draft {
 // mustCompanyService returns a Service over s with companyRules.
 func mustCompanyService(t testing.TB, s *Store) *orders.Service {
 	t.Helper()
-	r := companyRules()
-	if err := r.Validate(); err != nil {
-		t.Fatalf("companyRules: %v", err)
-	}
 	svc := mustService(t, s)
-	svc.SetApprovalRules(r)
+	svc.SetApprovalRules(mustValid(t, companyRules()))
 	return svc
 }
 
@@ -428,30 +423,13 @@ func TestDecideConcurrently(t *testing.T) {
 	approvedCount := 0
 	for i := range n {
 		placed := mustPlace(t, svcs[0], approvalDraft(fmt.Sprintf("k%d", i)))
-		start := make(chan struct{})
-		var wg sync.WaitGroup
-		results := make([]orders.Order, 2)
-		errs := make([]error, 2)
 		deciders := []string{"U-ops1", "U-boss"}
-		for j, svc := range svcs {
-			wg.Go(func() {
-				<-start
-				results[j], errs[j] = svc.Decide(ctx, placed.Number, deciders[j], j == 0, "decided by "+deciders[j])
-			})
-		}
-		close(start)
-		wg.Wait()
-
-		winner, loser := 0, 1
-		if errs[0] != nil {
-			winner, loser = 1, 0
-		}
-		if errs[winner] != nil || orders.ErrorCode(errs[loser]) != orders.ECONFLICT {
-			t.Fatalf("order %d: errors %v and %v; want one decision and one ECONFLICT", i, errs[0], errs[1])
-		}
+		winner, results := mustRace(t, func(j int) (orders.Order, error) {
+			return svcs[j].Decide(ctx, placed.Number, deciders[j], j == 0, "decided by "+deciders[j])
+		})
 		final := mustOrder(t, svcs[1], placed.Number)
-		if !reflect.DeepEqual(final, results[winner]) || !reflect.DeepEqual(results[loser], final) {
-			t.Errorf("order %d: winner saw %s, loser %s, stored %s", i, results[winner].Status, results[loser].Status, final.Status)
+		if !reflect.DeepEqual(final, results[0]) || !reflect.DeepEqual(final, results[1]) {
+			t.Errorf("order %d: the two deciders saw %s and %s, stored %s", i, results[0].Status, results[1].Status, final.Status)
 		}
 		if len(final.History) != 2 || final.History[1].Actor != "approver:"+deciders[winner] {
 			t.Errorf("order %d: history %+v, want one decision, by %s", i, final.History, deciders[winner])
@@ -475,18 +453,10 @@ func TestDecideConcurrently(t *testing.T) {
 func TestMigrateAddsApprovals(t *testing.T) {
 	ctx := context.Background()
 	s := mustOpenMigratedBefore(t, "0004_approvals.sql")
-	mustExec(t, s,
-		`INSERT INTO categories (id, name) VALUES ('drinks', '{"en":"Drinks"}')`,
-		`INSERT INTO products (sku, category_id, kind, name, description, specs) VALUES ('tea', 'drinks', 'goods', '{"en":"Tea"}', '{}', '[]')`,
-		`INSERT INTO variants (sku, product_sku, name, price, currency, stock) VALUES ('tea-green', 'tea', '{"en":"Green, 100 g"}', 1200, 'CNY', 9)`,
-		`INSERT INTO orders (id, number, checkout_key, customer_channel, customer_chat, customer_user, customer_lang,
+	mustExecOldOrder(t, s, `INSERT INTO orders (id, number, checkout_key, customer_channel, customer_chat, customer_user, customer_lang,
 			status, total, currency, address, contact_name, phone, payment, created_at, updated_at)
-			VALUES (1, 'OB-2345678', 'old', 'console', 'chat-1', 'user-1', 'en', 'pending_shipment', 1200, 'CNY',
-			'1 Garden Road', 'Li Lei', '+8613800000000', 'cod', 1, 1)`,
-		`INSERT INTO order_lines (order_id, line_no, variant_sku, product_sku, product_name, variant_name, unit_price, currency, quantity)
-			VALUES (1, 1, 'tea-green', 'tea', '{"en":"Tea"}', '{"en":"Green, 100 g"}', 1200, 'CNY', 1)`,
-		`INSERT INTO order_history (order_id, seq, from_status, to_status, actor, at) VALUES (1, 1, '', 'pending_shipment', 'customer', 1)`,
-	)
+		VALUES (1, 'OB-2345678', 'old', 'console', 'chat-1', 'user-1', 'en', 'pending_shipment', 1200, 'CNY',
+			'1 Garden Road', 'Li Lei', '+8613800000000', 'cod', 1, 1)`)
 
 	if err := s.Migrate(ctx); err != nil {
 		t.Fatalf("Migrate: %v", err)

@@ -97,7 +97,7 @@ func BenchmarkPlaceOrderBareSQL(b *testing.B) {
 		}
 		res, err := tx.StmtContext(ctx, stmts[qInsertOrder]).ExecContext(ctx, orders.NewNumber(), d.CheckoutKey,
 			c.Channel, c.Chat, c.User, c.Lang, string(orders.StatusPendingShipment), total, "CNY",
-			d.Address, d.ContactName, d.Phone, string(d.Payment), d.CostCentre, d.Reason, at, at)
+			d.Address, d.ContactName, d.Phone, string(d.Payment), d.CostCentre, d.Reason, at, at, "")
 		must(err)
 		id, err := res.LastInsertId()
 		must(err)

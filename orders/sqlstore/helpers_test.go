@@ -100,6 +100,67 @@ func mustExec(t testing.TB, s *Store, statements ...string) {
 	}
 }
 
+// mustExecOldOrder writes, on a store migrated only so far, the catalog of
+// one variant (tea-green, 9 in stock) and the order insertOrder inserts, id
+// 1, with one line of it and its placement (pending_shipment): an order
+// from an older orderbot, for testing a migration's upgrade.
+func mustExecOldOrder(t testing.TB, s *Store, insertOrder string) {
+	t.Helper()
+	mustExec(t, s,
+		`INSERT INTO categories (id, name) VALUES ('drinks', '{"en":"Drinks"}')`,
+		`INSERT INTO products (sku, category_id, kind, name, description, specs) VALUES ('tea', 'drinks', 'goods', '{"en":"Tea"}', '{}', '[]')`,
+		`INSERT INTO variants (sku, product_sku, name, price, currency, stock) VALUES ('tea-green', 'tea', '{"en":"Green, 100 g"}', 1200, 'CNY', 9)`,
+		insertOrder,
+		`INSERT INTO order_lines (order_id, line_no, variant_sku, product_sku, product_name, variant_name, unit_price, currency, quantity)
+			VALUES (1, 1, 'tea-green', 'tea', '{"en":"Tea"}', '{"en":"Green, 100 g"}', 1200, 'CNY', 1)`,
+		`INSERT INTO order_history (order_id, seq, from_status, to_status, actor, at) VALUES (1, 1, '', 'pending_shipment', 'customer', 1)`,
+	)
+}
+
+// mustGet returns the one value query q reads, on the read pool.
+func mustGet[T any](t testing.TB, s *Store, q string, args ...any) T {
+	t.Helper()
+	var v T
+	if err := s.rdb.Get(&v, q, args...); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	return v
+}
+
+// mustRace runs do(0) and do(1) at once, as two people in two processes
+// would, and returns which one succeeded and what both returned. It fails
+// the test unless exactly one did, and the other got ECONFLICT.
+func mustRace(t testing.TB, do func(j int) (orders.Order, error)) (winner int, results [2]orders.Order) {
+	t.Helper()
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	var errs [2]error
+	for j := range 2 {
+		wg.Go(func() {
+			<-start
+			results[j], errs[j] = do(j)
+		})
+	}
+	close(start)
+	wg.Wait()
+	if errs[0] != nil {
+		winner = 1
+	}
+	if errs[winner] != nil || orders.ErrorCode(errs[1-winner]) != orders.ECONFLICT {
+		t.Fatalf("errors %v and %v; want one success and one ECONFLICT", errs[0], errs[1])
+	}
+	return winner, results
+}
+
+// mustValid returns configuration v, failing the test unless it is valid.
+func mustValid[T interface{ Validate() error }](t testing.TB, v T) T {
+	t.Helper()
+	if err := v.Validate(); err != nil {
+		t.Fatalf("%T: %v", v, err)
+	}
+	return v
+}
+
 // mustService returns a Service over s with a test clock.
 func mustService(t testing.TB, s *Store) *orders.Service {
 	t.Helper()

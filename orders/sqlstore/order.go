@@ -32,6 +32,9 @@ type orderRow struct {
 	Reason      string `db:"reason"`
 	CreatedAt   int64  `db:"created_at"`
 	UpdatedAt   int64  `db:"updated_at"`
+	// FulfilmentChat is the fulfilment channel a company order was placed
+	// with, where its changes are announced; "" for none.
+	FulfilmentChat string `db:"fulfilment_chat"`
 }
 
 type lineRow struct {
@@ -61,7 +64,8 @@ type approverRow struct {
 
 const (
 	orderColumns = `id, number, checkout_key, customer_channel, customer_chat, customer_user, customer_lang,
-		status, total, currency, address, contact_name, phone, payment, tracking, cost_centre, reason, created_at, updated_at`
+		status, total, currency, address, contact_name, phone, payment, tracking, cost_centre, reason, created_at, updated_at,
+		fulfilment_chat`
 	lineColumns = "order_id, variant_sku, product_sku, product_name, variant_name, unit_price, currency, quantity"
 )
 
@@ -78,6 +82,12 @@ const (
 		VALUES (?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM order_history WHERE order_id = ?), ?, ?, ?, ?, ?)`
 	qInsertOutbox = `INSERT INTO outbox (order_number, customer_channel, customer_chat, customer_user, customer_lang,
 		from_status, to_status, tracking, note, actor, created_at, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	// qInsertOutboxAndDesk is qInsertOutbox followed by the same change for
+	// a fulfilment channel: its order number, channel, chat (the fulfilment
+	// channel's), and then the change again.
+	qInsertOutboxAndDesk = `INSERT INTO outbox (order_number, customer_channel, customer_chat, customer_user, customer_lang, role,
+		from_status, to_status, tracking, note, actor, created_at, next_attempt_at)
+		VALUES (?, ?, ?, ?, ?, '', ?, ?, ?, ?, ?, ?, ?), (?, ?, ?, '', '', '` + orders.RoleFulfilment + `', ?, ?, ?, ?, ?, ?, ?)`
 	qSetStatus    = "UPDATE orders SET status = ?, tracking = ?, updated_at = ? WHERE id = ? AND status = ?"
 	qReleaseStock = `UPDATE variants SET stock = stock + (
 			SELECT SUM(l.quantity) FROM order_lines l WHERE l.order_id = ? AND l.variant_sku = variants.sku)
@@ -263,7 +273,9 @@ func (s *Store) Orders(ctx context.Context, f orders.Filter) ([]orders.Order, er
 // Transition moves an order to t.To in one write transaction: it checks the
 // lifecycle, updates the order only if its status is still the one checked,
 // records the history entry, gives reserved stock back when t.To releases it,
-// and writes the outbox notification. It returns the order with its history.
+// and writes the outbox notification, and the fulfilment channel's when the
+// order has one and the change is one it follows (deskOf). It returns the
+// order with its history.
 //
 // Stock is released exactly once: the statuses that release it are final, so
 // no order can enter one twice.
@@ -309,7 +321,8 @@ func orderToChange(ctx context.Context, tx *txn, q, number string) (orderRow, er
 
 // transition moves the order read as r to t.To inside tx: the conditional
 // status update, the history entry, the stock released when t.To releases
-// it, and the outbox notification. It returns the order as it now is.
+// it, and the outbox notification (two for an order the fulfilment channel
+// follows; see deskOf). It returns the order as it now is.
 func (s *Store) transition(ctx context.Context, tx *txn, r orderRow, t orders.Transition, at time.Time) (orders.Order, error) {
 	from := orders.Status(r.Status)
 	if !orders.CanTransition(from, t.To) {
@@ -336,8 +349,9 @@ func (s *Store) transition(ctx context.Context, tx *txn, r orderRow, t orders.Tr
 			return orders.Order{}, err
 		}
 	}
-	if _, err := tx.exec(ctx, qInsertOutbox, r.Number, r.Channel, r.Chat, r.User, r.Lang,
-		string(from), string(t.To), tracking, t.Note, t.Actor, micros(at), micros(at)); err != nil {
+	n := notificationRow{OrderNumber: r.Number, Channel: r.Channel, Chat: r.Chat, User: r.User, Lang: r.Lang,
+		From: string(from), To: string(t.To), Tracking: tracking, Note: t.Note, Actor: t.Actor, CreatedAt: micros(at)}
+	if err := insertNotification(ctx, tx, n, deskOf(r.FulfilmentChat, from, t.To)); err != nil {
 		return orders.Order{}, err
 	}
 	return s.loadOrder(ctx, tx, qOrderByID, r.ID)

@@ -32,6 +32,44 @@ type notificationRow struct {
 const notificationColumns = `id, order_number, customer_channel, customer_chat, customer_user, customer_lang, role,
 	from_status, to_status, tracking, note, actor, created_at, attempts, last_error`
 
+// insertNotification writes n, a change told to an order's customer, to the
+// outbox; and, when desk is set, the same change for that fulfilment
+// channel (orders.RoleFulfilment), in the order's channel, with no user or
+// language. Both rows are one statement: an order the desk follows costs no
+// more statements than any other. n's ID, Role, Attempts and LastError are
+// ignored.
+func insertNotification(ctx context.Context, tx *txn, n notificationRow, desk string) error {
+	args := []any{n.OrderNumber, n.Channel, n.Chat, n.User, n.Lang,
+		n.From, n.To, n.Tracking, n.Note, n.Actor, n.CreatedAt, n.CreatedAt}
+	if desk == "" {
+		_, err := tx.exec(ctx, qInsertOutbox, args...)
+		return err
+	}
+	change := args[5:]
+	args = append(append(args, n.OrderNumber, n.Channel, desk), change...)
+	_, err := tx.exec(ctx, qInsertOutboxAndDesk, args...)
+	return err
+}
+
+// deskOf returns the fulfilment channel to tell of an order's change from
+// → to ("" when the order was placed before there was one), or "" when
+// the channel does not follow that change. The channel follows an order
+// from the moment it may ship: it learns of it entering pending_shipment,
+// and of every change after that (shipped, completed, cancelled,
+// refunded); not of its approval request, nor of its rejection.
+func deskOf(chat string, from, to orders.Status) string {
+	if chat == "" || !onDesk(from) && !onDesk(to) {
+		return ""
+	}
+	return chat
+}
+
+// onDesk reports whether an order in s is on the fulfilment desk: it may
+// ship, or is on its way.
+func onDesk(s orders.Status) bool {
+	return s == orders.StatusPendingShipment || s == orders.StatusShipped || s == orders.StatusCompleted
+}
+
 // insertApproverNotifications tells each of an order's approvers, in the
 // order given, of the change n tells its customer: one outbox row each, all
 // in one statement, with n's order, channel, change and time, addressed to

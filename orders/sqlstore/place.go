@@ -18,8 +18,9 @@ const (
 	// transaction (PostgreSQL would otherwise): no row inserted means the
 	// checkout key or the number is already taken, and a look-up tells which.
 	qInsertOrder = `INSERT INTO orders (number, checkout_key, customer_channel, customer_chat, customer_user, customer_lang,
-			status, total, currency, address, contact_name, phone, payment, tracking, cost_centre, reason, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', ?, ?, ?, ?)
+			status, total, currency, address, contact_name, phone, payment, tracking, cost_centre, reason, created_at, updated_at,
+			fulfilment_chat)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', ?, ?, ?, ?, ?)
 		ON CONFLICT DO NOTHING`
 	// PostgreSQL's driver has no LastInsertId; SQLite runs the plain insert,
 	// which costs a third less than one returning rows.
@@ -72,9 +73,13 @@ type forSaleRow struct {
 // is paid: paid on delivery, it can ship at once; paid up front (by card or
 // in Stars), it waits for the payment; paid by the company account, it
 // waits for its approvers if it has any, and can ship at once otherwise.
+// Approvals and a fulfilment channel are refused on any other order.
 func initialStatus(d orders.Draft) (orders.Status, error) {
 	if len(d.Approvals) > 0 && d.Payment != orders.PayCompany {
 		return "", orders.Errorf(orders.EINVALID, "only orders paid by the company account are approved")
+	}
+	if d.FulfilmentChat != "" && d.Payment != orders.PayCompany {
+		return "", orders.Errorf(orders.EINVALID, "only orders paid by the company account go to the fulfilment channel")
 	}
 	switch d.Payment {
 	case orders.PayOnDelivery:
@@ -96,8 +101,10 @@ func initialStatus(d orders.Draft) (orders.Status, error) {
 // line's product is gone, its price differs from the one shown or its stock
 // is short; else the new order with its lines and first history entry, its
 // stock reserved and its notification in the outbox, and one notification
-// for each of its approvers when it has any. orders.ErrNumberTaken
-// means number is in use by another order; draw another.
+// for each of its approvers when it has any. A company order placed with
+// d.FulfilmentChat keeps it, and the channel is told of it at once when it
+// needs no approval. orders.ErrNumberTaken means number is in use by
+// another order; draw another.
 //
 // Paid in Telegram Stars (orders.PayStars), every line must be shown in XTR
 // and is checked against its variant's Stars price instead; a product that
@@ -110,9 +117,10 @@ func initialStatus(d orders.Draft) (orders.Status, error) {
 // reserves stock and one that records the line, each only if the line can
 // be ordered as shown; the history entry; the notification; and one query
 // reading the lines back; an order with approvers adds two statements,
-// one storing them and one writing their notifications. The checks are
-// not skipped, only folded into the writes; a refused line is examined
-// afterwards to say why.
+// one storing them and one writing their notifications. The fulfilment
+// channel's notification is written by the statement that writes the
+// customer's. The checks are not skipped, only folded into the writes; a
+// refused line is examined afterwards to say why.
 func (s *Store) PlaceOrder(ctx context.Context, d orders.Draft, number string, at time.Time) (orders.Order, error) {
 	status, err := initialStatus(d)
 	if err != nil {
@@ -174,7 +182,7 @@ func (s *Store) placeOrder(ctx context.Context, tx *txn, d orders.Draft, number 
 	c := d.Customer
 	id, inserted, err := s.insertOrder(ctx, tx, number, d.CheckoutKey, c.Channel, c.Chat, c.User, c.Lang,
 		string(status), total.Amount, total.Currency, d.Address, d.ContactName, d.Phone, string(d.Payment),
-		d.CostCentre, d.Reason, micros(at), micros(at))
+		d.CostCentre, d.Reason, micros(at), micros(at), d.FulfilmentChat)
 	if err != nil {
 		return orders.Order{}, err
 	}
@@ -241,8 +249,9 @@ func (s *Store) placeOrder(ctx context.Context, tx *txn, d orders.Draft, number 
 	if _, err := tx.exec(ctx, qInsertFirstChange, id, string(first.From), string(first.To), first.Actor, first.Note, micros(at)); err != nil {
 		return orders.Order{}, err
 	}
-	if _, err := tx.exec(ctx, qInsertOutbox, number, c.Channel, c.Chat, c.User, c.Lang,
-		"", string(status), "", "", first.Actor, micros(at), micros(at)); err != nil {
+	n := notificationRow{OrderNumber: number, Channel: c.Channel, Chat: c.Chat, User: c.User, Lang: c.Lang,
+		To: string(status), Actor: first.Actor, CreatedAt: micros(at)}
+	if err := insertNotification(ctx, tx, n, deskOf(d.FulfilmentChat, "", status)); err != nil {
 		return orders.Order{}, err
 	}
 	// The lines as recorded, names and all, are the ones to return.
@@ -256,6 +265,7 @@ func (s *Store) placeOrder(ctx context.Context, tx *txn, d orders.Draft, number 
 		Status: string(status), Total: total.Amount, Currency: total.Currency,
 		Address: d.Address, ContactName: d.ContactName, Phone: d.Phone, Payment: string(d.Payment),
 		CostCentre: d.CostCentre, Reason: d.Reason, CreatedAt: micros(at), UpdatedAt: micros(at),
+		FulfilmentChat: d.FulfilmentChat,
 	}
 	o, err := r.order(lines, []changeRow{{From: string(first.From), To: string(first.To), Actor: first.Actor, At: micros(at)}}, approvers)
 	if err != nil {

@@ -292,7 +292,7 @@ func (s *Store) Close() error {
 // order placed or advanced, and preparing costs about as much as running.
 var hotQueries = []string{
 	qInsertOrder, qInsertOrderReturning, qReserve, qInsertLine, qReserveStars, qInsertStarsLine,
-	qInsertFirstChange, qInsertChange, qInsertOutbox, qOrderByNumber, qOrderByID, qLinesOfOrder, qHistoryOfOrder,
+	qInsertFirstChange, qInsertChange, qInsertOutbox, qInsertOutboxAndDesk, qOrderByNumber, qOrderByID, qLinesOfOrder, qHistoryOfOrder,
 	qSetStatus, qReleaseStock,
 }
 
