@@ -86,3 +86,49 @@ func (e *Engine) approvalCard(o orders.Order, approver, lang string) Reply {
 	r.Text = b.String()
 	return r
 }
+
+// fulfilment is a staff member moving a company order on from the
+// fulfilment desk.
+type fulfilment struct {
+	number string
+	to     orders.Status
+}
+
+// fulfilOrder marks the order shipped or delivered through the order core,
+// which checks the staff list and the lifecycle; the requester is told
+// through the outbox, and the desk's card follows.
+func (st *step) fulfilOrder(ctx context.Context) error {
+	f := st.fulfil
+	o, err := st.e.svc.Fulfil(ctx, f.number, st.s.Key.User, f.to)
+	switch orders.ErrorCode(err) {
+	case "":
+		st.notice("you_fulfilled", o.Number, st.t("status_"+string(o.Status)))
+	case orders.ECONFLICT:
+		st.notice("fulfil_refused", o.Number, st.t("status_"+string(o.Status)))
+	case orders.ENOTFOUND:
+		st.notice("order_not_found", f.number)
+	case orders.EINVALID:
+		st.notice("not_staff", f.number)
+	default:
+		return err
+	}
+	st.show = true
+	return nil
+}
+
+// fulfilmentCard is the fulfilment desk's card of a company order: what to
+// deliver where, and the button for the next step while there is one.
+func (e *Engine) fulfilmentCard(o orders.Order, lang string) Reply {
+	view := &step{e: e, s: &Session{Lang: lang}}
+	r := Reply{
+		Text: CardMark + " " + T(lang, "fulfil_card", o.ContactName, o.Customer.User) + "\n\n" + view.orderText(o),
+		Card: o.Number + "/fulfilment",
+	}
+	switch o.Status {
+	case orders.StatusPendingShipment:
+		r.Buttons = [][]Button{{{T(lang, "btn_mark_shipped"), GlobalAction(cmdShip, o.Number)}}}
+	case orders.StatusShipped:
+		r.Buttons = [][]Button{{{T(lang, "btn_mark_delivered"), GlobalAction(cmdDeliver, o.Number)}}}
+	}
+	return r
+}

@@ -28,6 +28,7 @@ type OrderService interface {
 	CheckPayable(ctx context.Context, number string, amount orders.Money) (orders.Order, error)
 	ConfirmPayment(ctx context.Context, number string, p orders.ReceivedPayment) (orders.Order, error)
 	Decide(ctx context.Context, number, approver string, approve bool, note string) (orders.Order, error)
+	Fulfil(ctx context.Context, number, by string, to orders.Status) (orders.Order, error)
 }
 
 var _ OrderService = (*orders.Service)(nil)
@@ -180,6 +181,7 @@ type step struct {
 	invoice bool          // effect: send the invoice of s.Order again
 	paid    *PaymentEvent // effect: record a payment the channel confirmed
 	decide  *decision     // effect: an approver's decision
+	fulfil  *fulfilment   // effect: fulfilment staff moving an order on
 
 	placed *orders.Order // the order this step placed, shown without reading it back
 	after  []Reply       // replies that follow the step's message (an invoice)

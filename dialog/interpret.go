@@ -40,6 +40,10 @@ const (
 	// request, with the order number.
 	cmdApprove = "approve"
 	cmdReject  = "reject"
+	// cmdShip and cmdDeliver are the fulfilment staff's buttons on an
+	// order's fulfilment card, with the order number.
+	cmdShip    = "ship"
+	cmdDeliver = "deliver"
 )
 
 // GlobalAction returns the action of a global command, for channels that map
@@ -173,6 +177,10 @@ func (st *step) global(verb, arg string, fresh bool) {
 		st.fire(EventListOrders)
 	case cmdApprove:
 		st.decide = &decision{number: orders.NormalizeNumber(arg), approve: true}
+	case cmdShip:
+		st.fulfil = &fulfilment{number: orders.NormalizeNumber(arg), to: orders.StatusShipped}
+	case cmdDeliver:
+		st.fulfil = &fulfilment{number: orders.NormalizeNumber(arg), to: orders.StatusCompleted}
 	case cmdReject:
 		if n := orders.NormalizeNumber(arg); n != "" {
 			s.Deciding = n
@@ -931,6 +939,8 @@ func (st *step) effects(ctx context.Context) error {
 		return st.confirmPayment(ctx)
 	case st.decide != nil:
 		return st.decideOrder(ctx)
+	case st.fulfil != nil:
+		return st.fulfilOrder(ctx)
 	}
 	return nil
 }

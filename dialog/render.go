@@ -522,10 +522,13 @@ func (e *Engine) RenderNotification(ctx context.Context, n orders.Notification) 
 	}
 	var replies []Reply
 	o, err := e.svc.Order(ctx, n.OrderNumber)
-	if n.Role == orders.RoleApprover {
-		// An approver's request, or its decision: the request card only.
+	if n.Role == orders.RoleApprover || n.Role == orders.RoleFulfilment {
+		// An approver's request or the fulfilment desk's card: the card only.
 		switch orders.ErrorCode(err) {
 		case "":
+			if n.Role == orders.RoleFulfilment {
+				return []Reply{e.fulfilmentCard(o, lang)}, nil
+			}
 			return []Reply{e.approvalCard(o, n.Customer.User, lang)}, nil
 		case orders.ENOTFOUND, orders.EINVALID:
 			return nil, nil

@@ -45,8 +45,14 @@ func openApp(ctx context.Context, cfg *Config) (*app, error) {
 		store.Close()
 		return nil, err
 	}
+	desk, err := cfg.fulfilment()
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
 	svc := orders.NewService(store, nil)
 	svc.SetApprovalRules(rules)
+	svc.SetFulfilment(desk)
 	return &app{store: store, svc: svc, sessions: sessions}, nil
 }
 

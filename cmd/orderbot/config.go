@@ -39,8 +39,12 @@ type Config struct {
 		MaxInput    int           `yaml:"max_input"`
 		CatalogTTL  time.Duration `yaml:"catalog_ttl"`
 	} `yaml:"dialog"`
-	Approvals approvalsConfig `yaml:"approvals"`
-	Payments  struct {
+	Approvals  approvalsConfig `yaml:"approvals"`
+	Fulfilment struct {
+		Chat  string   `yaml:"chat"`
+		Staff []string `yaml:"staff"`
+	} `yaml:"fulfilment"`
+	Payments struct {
 		TTL         time.Duration `yaml:"ttl"`
 		ExpireEvery time.Duration `yaml:"expire_every"`
 	} `yaml:"payments"`
@@ -163,6 +167,20 @@ func (a approvalsConfig) rules() (*orders.ApprovalRules, error) {
 	return r, nil
 }
 
+// fulfilment is the fulfilment desk for the order core, checked; nil when
+// none is configured.
+func (c *Config) fulfilment() (*orders.Fulfilment, error) {
+	f := c.Fulfilment
+	if f.Chat == "" && len(f.Staff) == 0 {
+		return nil, nil
+	}
+	d := &orders.Fulfilment{Chat: f.Chat, Staff: f.Staff}
+	if err := d.Validate(); err != nil {
+		return nil, fmt.Errorf("fulfilment: %w", err)
+	}
+	return d, nil
+}
+
 // imageDir is where product images given as relative paths are read from:
 // catalog.images, else the catalog file's directory, else the working
 // directory.
@@ -212,6 +230,9 @@ func (c *Config) validate() error {
 		problems = append(problems, "payments: ttl must be 1s or more and expire_every positive and at most ttl")
 	}
 	if _, err := c.Approvals.rules(); err != nil {
+		problems = append(problems, err.Error())
+	}
+	if _, err := c.fulfilment(); err != nil {
 		problems = append(problems, err.Error())
 	}
 	if c.HTTP.Addr == "" {

@@ -244,6 +244,9 @@ func TestServeSlackApproval(t *testing.T) {
     - name: Over 10 CNY
       total_over: "10.00 CNY"
       approvers: [manager]
+fulfilment:
+  chat: C0DESK
+  staff: [U5]
 `)
 	s := startServe(t, env)
 	u := &slackUser{t: t, fake: fake, base: "http://" + s.addr, user: "U42", channel: "DU42"}
@@ -288,5 +291,23 @@ func TestServeSlackApproval(t *testing.T) {
 	manager.waitText(seq, "Approved by U9")
 	if _, errOut, code := runCmd(t, env, "orders", "reject", number, "--as", "U9", "--note", "too late"); code == 0 || !strings.Contains(errOut, "U9") {
 		t.Fatalf("a second decision: %d %s", code, errOut)
+	}
+
+	// The approved order reaches the fulfilment desk; only its staff move it
+	// on, and the requester hears of each step.
+	desk := &slackUser{t: t, fake: fake, base: u.base, user: "U5", channel: "C0DESK"}
+	desk.waitText(0, "Order to fulfil, from Li Lei (U42)")
+	stranger := &slackUser{t: t, fake: fake, base: u.base, user: "U77", channel: "C0DESK"}
+	stranger.press("Mark shipped", "Only the fulfilment staff")
+	seq = fake.LastSeq()
+	desk.press("Mark shipped", "is now shipped")
+	u.waitText(seq, "has shipped")
+	desk.waitText(seq, "Mark delivered")
+	seq = fake.LastSeq()
+	desk.press("Mark delivered", "is now completed")
+	u.waitText(seq, "is completed")
+	out, errOut, code = runCmd(t, env, "orders", "show", number)
+	if code != 0 || !strings.Contains(out, "staff:U5") || !strings.Contains(out, "completed") {
+		t.Fatalf("order after fulfilment (%s):\n%s", errOut, out)
 	}
 }
