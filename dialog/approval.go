@@ -132,3 +132,46 @@ func (e *Engine) fulfilmentCard(o orders.Order, lang string) Reply {
 	}
 	return r
 }
+
+// Home is a user's overview outside the conversation (Slack's App Home):
+// their recent orders, each with a button to open it, and the approval
+// requests waiting for them, with their buttons.
+func (e *Engine) Home(ctx context.Context, key Key) ([]Reply, error) {
+	lang := e.cfg.DefaultLang
+	if s, found, err := e.store.Load(ctx, key); err != nil {
+		return nil, err
+	} else if found && s.Lang != "" {
+		lang = s.Lang
+	}
+	view := &step{e: e, s: &Session{Key: key, Lang: lang}}
+	c := orders.Customer{Channel: key.Channel, Chat: key.Chat, User: key.User}
+	mine, err := e.svc.Orders(ctx, orders.Filter{Customer: &c, Limit: 10})
+	if err != nil {
+		return nil, err
+	}
+	own := Reply{Text: T(lang, "home_orders")}
+	if len(mine) == 0 {
+		own.Text += "\n" + T(lang, "no_orders")
+	}
+	for _, o := range mine {
+		own.Buttons = append(own.Buttons, []Button{{view.t("order_btn", o.Number, view.t("status_"+string(o.Status)), o.Total.String()), GlobalAction(cmdOrder, o.Number)}})
+	}
+	replies := []Reply{own}
+	waiting, err := e.svc.Orders(ctx, orders.Filter{Status: orders.StatusPendingApproval, Limit: 1000})
+	if err != nil {
+		return nil, err
+	}
+	var requests []Reply
+	for _, o := range waiting {
+		for _, a := range o.Approvals {
+			if a.Approver == key.User {
+				requests = append(requests, e.approvalCard(o, key.User, lang))
+			}
+		}
+	}
+	if len(requests) > 0 {
+		replies = append(replies, Reply{Text: T(lang, "home_requests", len(requests))})
+		replies = append(replies, requests...)
+	}
+	return replies, nil
+}

@@ -193,6 +193,8 @@ var texts = map[string]msg{
 	"you_fulfilled":           {"Order %s is now %s; the requester is told.", "订单 %s 现为%s，已通知申请人。"},
 	"fulfil_refused":          {"Order %s is %s and cannot be marked so now.", "订单 %s 当前为%s，现在无法这样标记。"},
 	"not_staff":               {"Only the fulfilment staff can move order %s on.", "只有履约人员可以处理订单 %s。"},
+	"home_orders":             {"Your recent orders", "我的最近订单"},
+	"home_requests":           {"Waiting for your approval: %d", "等待您审批：%d"},
 	"not_approver":            {"You are not an approver of order %s.", "您不是订单 %s 的审批人。"},
 	"notify_approved":         {"Your order %s was approved and is being prepared.", "您的订单 %s 已通过审批，正在备货。"},
 	"notify_expired":          {"Your order %s was cancelled because it was not paid in time. Its items are back on sale.", "您的订单 %s 因未按时付款已取消，商品已重新上架。"},

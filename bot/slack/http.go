@@ -99,6 +99,11 @@ func (b *Bot) acceptEvent(id string, ev slackevents.EventsAPIEvent) int {
 		if e.User != "" && e.User != b.self && e.BotID == "" {
 			b.hint(e.Channel, e.User)
 		}
+	case *slackevents.AppHomeOpenedEvent:
+		if e.Tab == "home" && e.User != "" && e.Channel != "" {
+			b.people.rememberDM(e.User, e.Channel)
+			b.publishHome(dialog.Key{Channel: Channel, Chat: e.Channel, User: e.User})
+		}
 	}
 	return http.StatusOK
 }
@@ -161,6 +166,10 @@ func (b *Bot) acceptInteraction(cb slackapi.InteractionCallback) int {
 	channel := cb.Channel.ID
 	if channel == "" {
 		channel = cb.Container.ChannelID
+	}
+	if channel == "" && cb.Container.Type == "view" && cb.User.ID != "" {
+		// A button on the Home tab: the answer goes to the direct message.
+		channel = b.dmChannel(context.Background(), cb.User.ID)
 	}
 	if cb.User.ID == "" || channel == "" || act.Value == "" || act.ActionTs == "" {
 		return http.StatusOK

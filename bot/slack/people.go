@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	slackapi "github.com/slack-go/slack"
 )
 
 // Slack users are looked up once in a while (users.info), for their
@@ -23,8 +25,39 @@ type person struct {
 }
 
 type people struct {
-	mu sync.Mutex
-	m  map[string]person
+	mu  sync.Mutex
+	m   map[string]person
+	dms map[string]string // user id → the direct message's channel id
+}
+
+// rememberDM records a user's direct message with the app.
+func (p *people) rememberDM(user, channel string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.dms == nil || len(p.dms) >= maxPeopleKept {
+		p.dms = make(map[string]string)
+	}
+	p.dms[user] = channel
+}
+
+// dmChannel returns the channel of a user's direct message with the app,
+// opening it (conversations.open) the first time; "" when Slack refuses.
+func (b *Bot) dmChannel(ctx context.Context, user string) string {
+	b.people.mu.Lock()
+	ch := b.people.dms[user]
+	b.people.mu.Unlock()
+	if ch != "" {
+		return ch
+	}
+	ctx, cancel := context.WithTimeout(ctx, personLookup)
+	defer cancel()
+	c, _, _, err := b.api.OpenConversationContext(ctx, &slackapi.OpenConversationParameters{Users: []string{user}})
+	if err != nil || c == nil || c.ID == "" {
+		b.log.Warn("direct message not opened", "method", "conversations.open", "err", sanitize(err))
+		return ""
+	}
+	b.people.rememberDM(user, c.ID)
+	return c.ID
 }
 
 // person returns what Slack says of user, from the cache when fresh. A

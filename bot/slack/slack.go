@@ -51,6 +51,9 @@ type Config struct {
 	// Cards remembers which message shows each order's card, so that it is
 	// updated in place. Default: kept in this process only.
 	Cards bot.Cards
+	// Home renders a user's App Home tab (dialog.Engine implements it); nil
+	// leaves the tab alone.
+	Home Home
 	// Logger receives operator logs: never message text, names, addresses
 	// or the tokens. Default: discard.
 	Logger *slog.Logger
@@ -86,6 +89,13 @@ func (c Config) withDefaults() Config {
 	}
 	return c
 }
+
+// Home is what the App Home tab shows: a user's overview, as replies.
+type Home interface {
+	Home(ctx context.Context, key dialog.Key) ([]dialog.Reply, error)
+}
+
+var _ Home = (*dialog.Engine)(nil)
 
 // Submitter is what the bot needs from the hub (*bot.Hub).
 type Submitter interface {

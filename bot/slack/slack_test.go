@@ -2,6 +2,7 @@ package slack_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -50,7 +51,7 @@ type env struct {
 	srv  *httptest.Server
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T, options ...func(*slack.Config)) *env {
 	t.Helper()
 	e := &env{t: t, fake: slackfake.NewServer(t), h: &echo{}}
 	hub := bot.NewHub(e.h, bot.HubConfig{Workers: 4})
@@ -59,11 +60,15 @@ func newEnv(t *testing.T) *env {
 		defer cancel()
 		hub.Close(ctx)
 	})
-	b, err := slack.New(context.Background(), slack.Config{
+	cfg := slack.Config{
 		Token: "xoxb-unit", SigningSecret: secret, APIURL: e.fake.URL(),
 		PerChannelInterval: 10 * time.Millisecond, GlobalRate: 1000,
 		Logger: slog.New(slog.DiscardHandler),
-	}, hub)
+	}
+	for _, o := range options {
+		o(&cfg)
+	}
+	b, err := slack.New(context.Background(), cfg, hub)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,4 +227,55 @@ func TestLocaleFromUsersInfo(t *testing.T) {
 	if n := len(e.fake.Calls("users.info")); n != 1 {
 		t.Fatalf("%d users.info calls, want 1", n)
 	}
+}
+
+// homeStub renders a Home tab with one button.
+type homeStub struct{}
+
+func (homeStub) Home(_ context.Context, key dialog.Key) ([]dialog.Reply, error) {
+	return []dialog.Reply{{Text: "Home of " + key.User, Buttons: [][]dialog.Button{{{Label: "Open", Action: "g:order:OB-1"}}}}}, nil
+}
+
+// Opening the Home tab publishes it; a button pressed there answers in the
+// user's direct message.
+func TestHomeTab(t *testing.T) {
+	e := newEnv(t, func(c *slack.Config) { c.Home = homeStub{} })
+	ev := map[string]any{"type": "app_home_opened", "user": "U3", "channel": "DU3", "tab": "home", "event_ts": "1.1"}
+	if code := e.event("EvHome1", ev); code != http.StatusOK {
+		t.Fatalf("app_home_opened answered %d", code)
+	}
+	e.wait(func(c slackfake.Call) bool {
+		return c.Method == "views.publish" && strings.Contains(c.Param("view"), "Home of U3")
+	})
+	raw, ok := e.fake.HomeView("U3")
+	if !ok {
+		t.Fatal("no Home view stored")
+	}
+	var view struct {
+		ID     string `json:"id"`
+		Blocks []struct {
+			Elements []struct {
+				ActionID string `json:"action_id"`
+			} `json:"elements"`
+		} `json:"blocks"`
+	}
+	if err := json.Unmarshal(raw, &view); err != nil {
+		t.Fatal(err)
+	}
+	actionID := ""
+	for _, b := range view.Blocks {
+		for _, el := range b.Elements {
+			actionID = el.ActionID
+		}
+	}
+	body, err := e.fake.ClickView("U3", view.ID, actionID, "trig-home")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, _, err := slackfake.Post(e.srv.URL+"/interactivity", secret, time.Now(), slackfake.ContentTypeForm, body); err != nil || code != http.StatusOK {
+		t.Fatalf("click answered %d, %v", code, err)
+	}
+	e.wait(func(c slackfake.Call) bool {
+		return c.Method == "chat.postMessage" && c.Param("channel") == "DU3" && strings.Contains(c.Param("text"), "ok: g:order:OB-1")
+	})
 }

@@ -111,6 +111,7 @@ func runServe(ctx context.Context, cfg *Config, logger *slog.Logger, args []stri
 			PerChannelInterval: cfg.Slack.PerChannelInterval,
 			GlobalRate:         cfg.Slack.GlobalRate,
 			Cards:              dialogsql.NewCards(a.store.DB()),
+			Home:               engine,
 			Logger:             logger,
 		}, hub)
 		if err != nil {

@@ -285,6 +285,7 @@ fulfilment:
 	// decided.
 	manager := &slackUser{t: t, fake: fake, base: u.base, user: "U9", channel: "DU9"}
 	manager.waitText(0, "Approval request from Li Lei (U42)")
+	manager.openHome("Waiting for your approval: 1", "Approval request from Li Lei (U42)", "Approve")
 	seq := fake.LastSeq()
 	manager.press("Approve", "You approved order "+number)
 	u.waitText(seq, "was approved")
@@ -309,5 +310,33 @@ fulfilment:
 	out, errOut, code = runCmd(t, env, "orders", "show", number)
 	if code != 0 || !strings.Contains(out, "staff:U5") || !strings.Contains(out, "completed") {
 		t.Fatalf("order after fulfilment (%s):\n%s", errOut, out)
+	}
+	u.openHome("Your recent orders", number)
+}
+
+// openHome plays the user opening the app's Home tab and waits for the tab
+// published with every one of want.
+func (u *slackUser) openHome(want ...string) {
+	u.t.Helper()
+	u.events++
+	seq := u.fake.LastSeq()
+	ev := map[string]any{"type": "app_home_opened", "user": u.user, "channel": u.channel, "tab": "home", "event_ts": "1700002000.000001"}
+	if code := u.post("/slack/events", slackfake.ContentTypeJSON, slackfake.EventCallback(fmt.Sprintf("EvHome%s%d", u.user, u.events), slackfake.TeamID, ev)); code != http.StatusOK {
+		u.t.Fatalf("app_home_opened answered %d", code)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if _, err := u.fake.WaitFor(ctx, func(c slackfake.Call) bool {
+		if c.Seq <= seq || c.Method != "views.publish" || c.Param("user_id") != u.user {
+			return false
+		}
+		for _, w := range want {
+			if !strings.Contains(c.Param("view"), w) {
+				return false
+			}
+		}
+		return true
+	}); err != nil {
+		u.t.Fatalf("no Home tab with %q: %v", want, err)
 	}
 }
