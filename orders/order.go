@@ -85,11 +85,17 @@ const (
 func (p Payment) Upfront() bool { return p == PayTelegram || p == PayStars }
 
 // ActorPayment is the actor of the change a received payment makes, and
-// ActorSystem of changes nobody made by hand (an unpaid order expiring).
+// ActorSystem of changes nobody made by hand (an unpaid order expiring)
+// and of reminders to approvers.
 const (
 	ActorPayment = "payment"
 	ActorSystem  = "system"
 )
+
+// ReminderNote is the note of a reminder to an approver
+// (Service.RemindApprovers): a RoleApprover notification of an order that
+// still waits for approval, from and to pending_approval, by ActorSystem.
+const ReminderNote = "reminder"
 
 // ActorApproverPrefix starts the actor of an approver's decision:
 // "approver:" and the approver's user id.

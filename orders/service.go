@@ -80,6 +80,26 @@ type Store interface {
 	// Unpaid lists the numbers of orders waiting for payment since before
 	// the given time, oldest first.
 	Unpaid(ctx context.Context, before time.Time, limit int) ([]string, error)
+	// DueReminders lists up to limit orders waiting for approval, with
+	// approvers, placed before placedBefore and whose approvers were last
+	// reminded before remindedBefore or never, oldest first.
+	DueReminders(ctx context.Context, placedBefore, remindedBefore time.Time, limit int) ([]Reminder, error)
+	// Remind, in one transaction, records that the approvers of r's order
+	// were reminded at at, and tells each of them through the outbox
+	// (RoleApprover, from and to pending_approval, Actor ActorSystem, Note
+	// ReminderNote), if the order still waits for approval and was last
+	// reminded at r.RemindedAt. Otherwise (it was decided, or another
+	// process reminded its approvers since r was listed) it writes nothing
+	// and returns false.
+	Remind(ctx context.Context, r Reminder, at time.Time) (bool, error)
+}
+
+// Reminder is an order whose approvers are due a reminder, as
+// Store.DueReminders lists it.
+type Reminder struct {
+	OrderID    int64     // Order.ID
+	Number     string    // Order.Number
+	RemindedAt time.Time // when its approvers were last reminded; zero: never
 }
 
 // Filter selects orders.
@@ -269,6 +289,36 @@ func (s *Service) Decide(ctx context.Context, number, approver string, approve b
 		t.To = StatusRejected
 	}
 	return s.store.Decide(ctx, number, approver, t)
+}
+
+// RemindApprovers reminds the approvers of orders that have waited for
+// approval longer than after, and again every every while they still
+// wait: each approver of such an order is told through the outbox
+// (RoleApprover, from and to pending_approval, Actor ActorSystem, Note
+// ReminderNote). It handles at most 100 orders a call, oldest first, and
+// returns how many it reminded. Several processes may call it at once: an
+// order's approvers are reminded by one of them, once per every. Both
+// durations must be positive (EINVALID).
+func (s *Service) RemindApprovers(ctx context.Context, after, every time.Duration) (int, error) {
+	if after <= 0 || every <= 0 {
+		return 0, Errorf(EINVALID, "approvers are reminded after a positive wait, at a positive interval")
+	}
+	now := s.now().UTC()
+	due, err := s.store.DueReminders(ctx, now.Add(-after), now.Add(-every), 100)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, r := range due {
+		reminded, err := s.store.Remind(ctx, r, now)
+		if err != nil {
+			return n, err
+		}
+		if reminded { // else decided, or reminded by another process, meanwhile
+			n++
+		}
+	}
+	return n, nil
 }
 
 // Fulfil lets fulfilment staff member by mark a company order shipped or

@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -411,11 +410,7 @@ func TestDecideTwice(t *testing.T) {
 // rejects. For every order exactly one of them wins, and the other is told
 // who did.
 func TestDecideConcurrently(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "orderbot.db")
-	one, two := mustOpenPath(t, path), mustOpenPath(t, path)
-	c := testCatalog()
-	c.Products[0].Variants[0].Stock = 100
-	mustImport(t, one, c)
+	one, two := mustTwoProcesses(t)
 	svcs := []*orders.Service{mustCompanyService(t, one), mustCompanyService(t, two)}
 	ctx := context.Background()
 

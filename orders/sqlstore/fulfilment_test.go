@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"reflect"
 	"testing"
 
@@ -357,11 +356,7 @@ func TestFulfilTwice(t *testing.T) {
 // once: for every order exactly one does, and the other gets the order as
 // it is.
 func TestFulfilConcurrently(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "orderbot.db")
-	one, two := mustOpenPath(t, path), mustOpenPath(t, path)
-	c := testCatalog()
-	c.Products[0].Variants[0].Stock = 100
-	mustImport(t, one, c)
+	one, two := mustTwoProcesses(t)
 	svcs := []*orders.Service{mustDeskService(t, one), mustDeskService(t, two)}
 	staff := []string{"U-ship1", "U-ship2"}
 	ctx := context.Background()

@@ -55,6 +55,19 @@ func mustOpenPath(t testing.TB, path string) *Store {
 	return s
 }
 
+// mustTwoProcesses opens two stores on one fresh file, as two processes
+// would, with the test catalog and 100 of tea-green in stock, for races
+// over many orders.
+func mustTwoProcesses(t testing.TB) (one, two *Store) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "orderbot.db")
+	one, two = mustOpenPath(t, path), mustOpenPath(t, path)
+	c := testCatalog()
+	c.Products[0].Variants[0].Stock = 100
+	mustImport(t, one, c)
+	return one, two
+}
+
 // mustOpenMigratedBefore opens a store on a fresh file whose schema is as
 // Migrate left it before the migration file named existed, for testing
 // that migration's upgrade of an older database.
