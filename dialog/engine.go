@@ -182,6 +182,7 @@ type step struct {
 	paid    *PaymentEvent // effect: record a payment the channel confirmed
 	decide  *decision     // effect: an approver's decision
 	fulfil  *fulfilment   // effect: fulfilment staff moving an order on
+	form    *OrderForm    // effect: place a form's order
 
 	placed *orders.Order // the order this step placed, shown without reading it back
 	after  []Reply       // replies that follow the step's message (an invoice)

@@ -105,6 +105,8 @@ func (st *step) interpret(fresh bool) {
 		}
 	case in.Payment != nil:
 		st.paid = in.Payment
+	case in.Form != nil:
+		st.form = in.Form
 	case in.Contact != nil:
 		if st.s.State == StatePhone {
 			st.onContact(in.Contact)
@@ -941,6 +943,8 @@ func (st *step) effects(ctx context.Context) error {
 		return st.decideOrder(ctx)
 	case st.fulfil != nil:
 		return st.fulfilOrder(ctx)
+	case st.form != nil:
+		return st.placeForm(ctx)
 	}
 	return nil
 }

@@ -47,7 +47,8 @@ type Inbound struct {
 	Contact  *Contact  // a shared contact
 	Location *Location // a shared location
 	Payment  *PaymentEvent
-	Lang     string // the channel's locale hint for a new conversation ("en", "zh-CN")
+	Form     *OrderForm // an order filled in a form, checked with CheckForm
+	Lang     string     // the channel's locale hint for a new conversation ("en", "zh-CN")
 	At       time.Time
 }
 

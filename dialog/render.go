@@ -529,7 +529,13 @@ func (e *Engine) RenderNotification(ctx context.Context, n orders.Notification) 
 			if n.Role == orders.RoleFulfilment {
 				return []Reply{e.fulfilmentCard(o, lang)}, nil
 			}
-			return []Reply{e.approvalCard(o, n.Customer.User, lang)}, nil
+			card := e.approvalCard(o, n.Customer.User, lang)
+			if n.Note == orders.ReminderNote && o.Status == orders.StatusPendingApproval {
+				// The card has not changed; a message of its own reminds.
+				reminder := Reply{Text: T(lang, "approval_reminder", o.Number, o.CreatedAt.UTC().Format("2006-01-02 15:04 UTC")), Buttons: card.Buttons}
+				return []Reply{card, reminder}, nil
+			}
+			return []Reply{card}, nil
 		case orders.ENOTFOUND, orders.EINVALID:
 			return nil, nil
 		}

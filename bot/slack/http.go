@@ -152,7 +152,14 @@ func (b *Bot) InteractivityHandler() http.Handler {
 			http.Error(w, "malformed payload", http.StatusBadRequest)
 			return
 		}
-		w.WriteHeader(b.acceptInteraction(cb))
+		switch {
+		case cb.Type == slackapi.InteractionTypeBlockSuggestion:
+			b.suggest(w, r, cb)
+		case cb.Type == slackapi.InteractionTypeViewSubmission && cb.View.CallbackID == orderCallback:
+			b.submitOrderForm(w, r, cb)
+		default:
+			w.WriteHeader(b.acceptInteraction(cb))
+		}
 	})
 }
 

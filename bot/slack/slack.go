@@ -51,6 +51,9 @@ type Config struct {
 	// Cards remembers which message shows each order's card, so that it is
 	// updated in place. Default: kept in this process only.
 	Cards bot.Cards
+	// Forms is the order form behind /order (dialog.Engine implements
+	// it); nil answers /order with a note that it is not available.
+	Forms Forms
 	// Home renders a user's App Home tab (dialog.Engine implements it); nil
 	// leaves the tab alone.
 	Home Home

@@ -130,10 +130,12 @@ func loadConfig(path string, env func(string) string) (*Config, error) {
 // approvalsConfig is the approvals section: which company-account orders
 // need approval and by whom.
 type approvalsConfig struct {
-	Channels []string            `yaml:"channels"`
-	Managers map[string]string   `yaml:"managers"`
-	Groups   map[string][]string `yaml:"groups"`
-	Rules    []struct {
+	RemindAfter time.Duration       `yaml:"remind_after"`
+	RemindEvery time.Duration       `yaml:"remind_every"`
+	Channels    []string            `yaml:"channels"`
+	Managers    map[string]string   `yaml:"managers"`
+	Groups      map[string][]string `yaml:"groups"`
+	Rules       []struct {
 		Name        string   `yaml:"name"`
 		TotalOver   string   `yaml:"total_over"`
 		Categories  []string `yaml:"categories"`
@@ -163,6 +165,9 @@ func (a approvalsConfig) rules() (*orders.ApprovalRules, error) {
 	}
 	if err := r.Validate(); err != nil {
 		return nil, fmt.Errorf("approvals: %w", err)
+	}
+	if a.RemindAfter <= 0 || a.RemindEvery <= 0 {
+		return nil, fmt.Errorf("approvals: remind_after and remind_every must be positive")
 	}
 	return r, nil
 }

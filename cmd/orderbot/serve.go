@@ -112,6 +112,7 @@ func runServe(ctx context.Context, cfg *Config, logger *slog.Logger, args []stri
 			GlobalRate:         cfg.Slack.GlobalRate,
 			Cards:              dialogsql.NewCards(a.store.DB()),
 			Home:               engine,
+			Forms:              engine,
 			Logger:             logger,
 		}, hub)
 		if err != nil {
@@ -121,6 +122,8 @@ func runServe(ctx context.Context, cfg *Config, logger *slog.Logger, args []stri
 		if env("SLACK_SIGNING_SECRET") != "" {
 			mux.Handle("POST /slack/events", sb.EventsHandler())
 			mux.Handle("POST /slack/interactivity", sb.InteractivityHandler())
+			mux.Handle("POST /slack/options", sb.InteractivityHandler()) // the type-ahead's options load URL
+			mux.Handle("POST /slack/commands", sb.CommandsHandler())
 		}
 	}
 	if len(senders) == 0 {
@@ -191,6 +194,13 @@ func runServe(ctx context.Context, cfg *Config, logger *slog.Logger, args []stri
 		defer wg.Done()
 		expireUnpaid(work, a.svc, cfg.Payments.TTL, cfg.Payments.ExpireEvery, logger)
 	}()
+	if len(cfg.Approvals.Rules) > 0 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			remindApprovers(work, a.svc, cfg.Approvals.RemindAfter, cfg.Approvals.RemindEvery, logger)
+		}()
+	}
 	if len(senders) > 0 {
 		notifier := bot.NewNotifier(a.store, engine, senders, notifierConfig(cfg, logger, orders.NotificationFilter{}))
 		wg.Add(1)
@@ -321,6 +331,28 @@ func expireUnpaid(ctx context.Context, svc *orders.Service, ttl, every time.Dura
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		}
+	}
+}
+
+// remindApprovers reminds, every minute (or every remind_after when
+// shorter) until ctx is done, the approvers of requests waiting too long;
+// the outbox carries the reminders.
+func remindApprovers(ctx context.Context, svc *orders.Service, after, every time.Duration, logger *slog.Logger) {
+	t := time.NewTicker(min(time.Minute, after))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		n, err := svc.RemindApprovers(ctx, after, every)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			logger.Warn("could not remind approvers; will retry", "err", err)
+		case n > 0:
+			logger.Info("approvers reminded", "orders", n)
 		}
 	}
 }

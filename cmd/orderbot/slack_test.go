@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -239,6 +240,8 @@ func TestServeSlackDM(t *testing.T) {
 func TestServeSlackApproval(t *testing.T) {
 	fake := slackfake.NewServer(t)
 	env := slackEnv(t, fake, `approvals:
+  remind_after: 1s
+  remind_every: 1h
   managers: {U42: U9}
   rules:
     - name: Over 10 CNY
@@ -286,6 +289,7 @@ fulfilment:
 	manager := &slackUser{t: t, fake: fake, base: u.base, user: "U9", channel: "DU9"}
 	manager.waitText(0, "Approval request from Li Lei (U42)")
 	manager.openHome("Waiting for your approval: 1", "Approval request from Li Lei (U42)", "Approve")
+	manager.waitText(0, "Reminder: order "+number+" has been waiting for your approval")
 	seq := fake.LastSeq()
 	manager.press("Approve", "You approved order "+number)
 	u.waitText(seq, "was approved")
@@ -339,4 +343,86 @@ func (u *slackUser) openHome(want ...string) {
 	}); err != nil {
 		u.t.Fatalf("no Home tab with %q: %v", want, err)
 	}
+}
+
+// /order opens the form pre-filled from the command's text; the item
+// type-ahead searches the catalog; a form with mistakes gets them back
+// field by field and places nothing; a good one closes and places the
+// order, told in the direct message; submitting it again places nothing
+// more.
+func TestServeSlackOrderForm(t *testing.T) {
+	fake := slackfake.NewServer(t)
+	env := slackEnv(t, fake)
+	s := startServe(t, env)
+	u := &slackUser{t: t, fake: fake, base: "http://" + s.addr, user: "U42", channel: "DU42"}
+
+	if code := u.post("/slack/commands", slackfake.ContentTypeForm, fake.Command(u.user, "C1", "/order", "3 gel pen", "trig-1")); code != http.StatusOK {
+		t.Fatalf("/order answered %d", code)
+	}
+	open := u.waitCall("views.open")
+	if v := open.Param("view"); !strings.Contains(v, "Order supplies") || !strings.Contains(v, `"initial_value":"3"`) || !strings.Contains(v, "pen-gel-blk") {
+		t.Fatalf("form opened as %s", v)
+	}
+	ids := fake.ModalIDs()
+	viewID := ids[len(ids)-1]
+
+	suggest := url.Values{"payload": {`{"type":"block_suggestion","action_id":"item","block_id":"item","value":"notebook","user":{"id":"U42"},"team":{"id":"T1"}}`}}
+	code, body, err := slackfake.Post(u.base+"/slack/options", slackSecret, time.Now(), slackfake.ContentTypeForm, []byte(suggest.Encode()))
+	if err != nil || code != http.StatusOK || !strings.Contains(string(body), "notebook (Lined)") || strings.Contains(string(body), "Gel pen") {
+		t.Fatalf("type-ahead answered %d %s, %v", code, body, err)
+	}
+
+	values := func(qty, phone string) map[string]map[string]any {
+		return map[string]map[string]any{
+			"item":        {"item": slackfake.SelectedOption("pen-gel-blk")},
+			"quantity":    {"quantity": slackfake.InputValue(qty)},
+			"location":    {"location": slackfake.InputValue("HQ, 12F, desk 12-041")},
+			"name":        {"name": slackfake.InputValue("Li Lei")},
+			"phone":       {"phone": slackfake.InputValue(phone)},
+			"cost_centre": {"cost_centre": slackfake.InputValue("R&D-42")},
+			"reason":      {"reason": slackfake.InputValue("")},
+		}
+	}
+	bad, err := fake.Submit(u.user, viewID, values("lots", "12"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, body, err = slackfake.Post(u.base+"/slack/interactivity", slackSecret, time.Now(), slackfake.ContentTypeForm, bad)
+	var answer struct {
+		Action string            `json:"response_action"`
+		Errors map[string]string `json:"errors"`
+	}
+	json.Unmarshal(body, &answer)
+	if err != nil || code != http.StatusOK || answer.Action != "errors" || answer.Errors["quantity"] == "" || answer.Errors["phone"] == "" || len(answer.Errors) != 2 {
+		t.Fatalf("a bad form answered %d %s, %v", code, body, err)
+	}
+
+	good, err := fake.Submit(u.user, viewID, values("3", "+86 138 0013 8000"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seq := fake.LastSeq()
+	for range 2 { // Slack's retry of the same submission
+		code, body, err = slackfake.Post(u.base+"/slack/interactivity", slackSecret, time.Now(), slackfake.ContentTypeForm, good)
+		if err != nil || code != http.StatusOK || len(strings.TrimSpace(string(body))) != 0 {
+			t.Fatalf("a good form answered %d %q, %v", code, body, err)
+		}
+	}
+	u.waitText(seq, "charged to cost centre R&D-42")
+	out, errOut, code := runCmd(t, env, "orders", "list")
+	if code != 0 || strings.Count(out, "OB-") != 1 {
+		t.Fatalf("orders after the form (%s):\n%s", errOut, out)
+	}
+}
+
+// waitCall waits for the next call of method.
+func (u *slackUser) waitCall(method string) slackfake.Call {
+	u.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	c, err := u.fake.WaitFor(ctx, slackfake.Method(method))
+	if err != nil {
+		u.t.Fatal(err)
+	}
+	return c
 }

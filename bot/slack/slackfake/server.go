@@ -308,6 +308,21 @@ func (s *Server) View(id string) (json.RawMessage, bool) {
 	return nil, false
 }
 
+// ModalIDs returns the ids of the modals opened so far (views.open and
+// views.push), oldest first.
+func (s *Server) ModalIDs() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var ids []string
+	for id, v := range s.views {
+		if v.kind != "home" {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids) // ids grow with the sequence
+	return ids
+}
+
 // SetUser makes users.info and users.lookupByEmail answer u for u.ID.
 // Without it, any user id ("U…" or "W…") has a user derived from the id:
 // real name "User <id>", email "<id in lower case>@example.com".

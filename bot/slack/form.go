@@ -1,0 +1,207 @@
+package slack
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+
+	slackapi "github.com/slack-go/slack"
+
+	"orderbot/dialog"
+)
+
+// Forms is the order form behind /order (dialog.Engine implements it):
+// the type-ahead over the catalog, the defaults, and the check of a
+// submitted form.
+type Forms interface {
+	FormOptions(ctx context.Context, key dialog.Key, query string) ([]dialog.Button, error)
+	FormDefaults(ctx context.Context, key dialog.Key) (dialog.OrderForm, error)
+	CheckForm(ctx context.Context, key dialog.Key, f *dialog.OrderForm) (map[string]string, error)
+}
+
+var _ Forms = (*dialog.Engine)(nil)
+
+// orderCallback names the /order modal.
+const orderCallback = "order"
+
+// CommandsHandler serves the slash commands' request URL
+// (/slack/commands): /order opens the order form, filled with what the
+// employee gave last time and, for "/order 3 gel pens", the item and
+// quantity typed. The modal must open within the trigger's 3 seconds, so
+// it is opened before the request is answered.
+func (b *Bot) CommandsHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, ok := b.readSigned(w, r)
+		if !ok {
+			return
+		}
+		form, err := url.ParseQuery(string(body))
+		if err != nil || form.Get("user_id") == "" || form.Get("trigger_id") == "" {
+			http.Error(w, "malformed command", http.StatusBadRequest)
+			return
+		}
+		user := form.Get("user_id")
+		lang := b.person(r.Context(), user).Locale
+		if form.Get("command") != "/order" || b.cfg.Forms == nil {
+			reply(w, text(lang, "unknown_command"))
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), personLookup)
+		defer cancel()
+		if err := b.openOrderForm(ctx, user, lang, form.Get("trigger_id"), form.Get("text")); err != nil {
+			b.log.Warn("order form not opened", "method", "views.open", "err", err)
+			reply(w, text(lang, "form_failed"))
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	})
+}
+
+// reply answers a slash command with a message only its user sees.
+func reply(w http.ResponseWriter, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(map[string]string{"response_type": "ephemeral", "text": msg})
+}
+
+// openOrderForm opens the /order modal, pre-filled.
+func (b *Bot) openOrderForm(ctx context.Context, user, lang, trigger, typed string) error {
+	key := dialog.Key{Channel: Channel, Chat: b.dmChannel(ctx, user), User: user}
+	f, err := b.cfg.Forms.FormDefaults(ctx, key)
+	if err != nil {
+		return err
+	}
+	if f.Name == "" {
+		f.Name = b.person(ctx, user).Name
+	}
+	var item *slackapi.OptionBlockObject
+	if query, qty := splitTyped(typed); query != "" {
+		f.Quantity = qty
+		if opts, err := b.cfg.Forms.FormOptions(ctx, key, query); err == nil && len(opts) > 0 {
+			item = option(opts[0])
+		}
+	}
+	view := orderModal(lang, f, item)
+	return b.call(ctx, "views.open", retryPolicy{attempts: 1}, func(ctx context.Context) error {
+		_, err := b.api.OpenViewContext(ctx, trigger, view)
+		return err
+	})
+}
+
+// splitTyped reads "/order 3 gel pens" as the query "gel pens" and the
+// quantity "3".
+func splitTyped(s string) (query, quantity string) {
+	fields := strings.Fields(s)
+	if len(fields) > 1 {
+		if _, ok := dialog.ParseQuantity(fields[0]); ok {
+			return strings.Join(fields[1:], " "), fields[0]
+		}
+	}
+	return strings.Join(fields, " "), ""
+}
+
+func option(b dialog.Button) *slackapi.OptionBlockObject {
+	return slackapi.NewOptionBlockObject(b.Action, slackapi.NewTextBlockObject(slackapi.PlainTextType, truncate(b.Label, 75), false, false), nil)
+}
+
+// orderModal is the /order form: the item (a type-ahead over the catalog),
+// the quantity, where to deliver, the contact, the cost centre and the
+// reason.
+func orderModal(lang string, f dialog.OrderForm, item *slackapi.OptionBlockObject) slackapi.ModalViewRequest {
+	plain := func(s string) *slackapi.TextBlockObject {
+		return slackapi.NewTextBlockObject(slackapi.PlainTextType, s, false, false)
+	}
+	input := func(field, value string, multiline bool) *slackapi.InputBlock {
+		el := slackapi.NewPlainTextInputBlockElement(nil, field)
+		el.InitialValue, el.Multiline = value, multiline
+		return slackapi.NewInputBlock(field, plain(text(lang, "form_"+field)), nil, el)
+	}
+	sel := slackapi.NewOptionsSelectBlockElement(slackapi.OptTypeExternal, plain(text(lang, "form_item_hint")), dialog.FormItem)
+	minQuery := 1
+	sel.MinQueryLength = &minQuery
+	sel.InitialOption = item
+	reason := input(dialog.FormReason, f.Reason, true)
+	reason.Optional = true
+	return slackapi.ModalViewRequest{
+		Type:       slackapi.VTModal,
+		CallbackID: orderCallback,
+		Title:      plain(text(lang, "form_title")),
+		Submit:     plain(text(lang, "form_submit")),
+		Close:      plain(text(lang, "form_close")),
+		Blocks: slackapi.Blocks{BlockSet: []slackapi.Block{
+			slackapi.NewInputBlock(dialog.FormItem, plain(text(lang, "form_item")), nil, sel),
+			input(dialog.FormQuantity, f.Quantity, false),
+			input(dialog.FormLocation, f.Location, false),
+			input(dialog.FormName, f.Name, false),
+			input(dialog.FormPhone, f.Phone, false),
+			input(dialog.FormCostCentre, f.CostCentre, false),
+			reason,
+		}},
+	}
+}
+
+// suggest answers the item type-ahead (block_suggestion) with matching
+// items.
+func (b *Bot) suggest(w http.ResponseWriter, r *http.Request, cb slackapi.InteractionCallback) {
+	var opts []*slackapi.OptionBlockObject
+	if b.cfg.Forms != nil && cb.ActionID == dialog.FormItem {
+		key := dialog.Key{Channel: Channel, Chat: b.dmChannel(r.Context(), cb.User.ID), User: cb.User.ID}
+		found, err := b.cfg.Forms.FormOptions(r.Context(), key, cb.Value)
+		if err != nil {
+			b.log.Warn("item type-ahead failed", "err", err)
+		}
+		for _, o := range found {
+			opts = append(opts, option(o))
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(slackapi.OptionsResponse{Options: opts})
+}
+
+// submitOrderForm checks a submitted /order form: field errors go back
+// into the modal; a valid form closes it and goes to the conversation,
+// which places the order and answers in the direct message.
+func (b *Bot) submitOrderForm(w http.ResponseWriter, r *http.Request, cb slackapi.InteractionCallback) {
+	values := cb.View.State.Values
+	get := func(field string) string {
+		a := values[field][field]
+		if a.SelectedOption.Value != "" {
+			return a.SelectedOption.Value
+		}
+		return a.Value
+	}
+	f := dialog.OrderForm{
+		VariantSKU: get(dialog.FormItem), Quantity: get(dialog.FormQuantity), Location: get(dialog.FormLocation),
+		Name: get(dialog.FormName), Phone: get(dialog.FormPhone), CostCentre: get(dialog.FormCostCentre), Reason: get(dialog.FormReason),
+	}
+	user := cb.User.ID
+	key := dialog.Key{Channel: Channel, Chat: b.dmChannel(r.Context(), user), User: user}
+	if key.Chat == "" || b.cfg.Forms == nil {
+		http.Error(w, "direct message unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	problems, err := b.cfg.Forms.CheckForm(r.Context(), key, &f)
+	if err != nil {
+		b.log.Error("order form not checked", "err", err)
+		http.Error(w, "try again", http.StatusInternalServerError)
+		return
+	}
+	if len(problems) > 0 {
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(slackapi.NewErrorsViewSubmissionResponse(problems))
+		return
+	}
+	in := dialog.Inbound{
+		ID:   "view:" + cb.View.ID,
+		Key:  key,
+		Form: &f,
+		Lang: b.person(r.Context(), user).Locale,
+		At:   b.cfg.Now(),
+	}
+	if status := b.submit(in, delivery{channel: key.Chat}); status != http.StatusOK {
+		w.WriteHeader(status)
+		return
+	}
+	w.WriteHeader(http.StatusOK) // an empty answer closes the modal
+}

@@ -1,0 +1,197 @@
+package dialog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"orderbot/orders"
+)
+
+// OrderForm is an order filled in at once in a form (Slack's /order
+// modal) instead of step by step: one item, charged to the company
+// account.
+type OrderForm struct {
+	VariantSKU string
+	Quantity   string // as typed
+	Location   string // where to deliver: office, floor, desk
+	Name       string
+	Phone      string
+	CostCentre string
+	Reason     string
+}
+
+// The form's fields, as CheckForm names them.
+const (
+	FormItem       = "item"
+	FormQuantity   = "quantity"
+	FormLocation   = "location"
+	FormName       = "name"
+	FormPhone      = "phone"
+	FormCostCentre = "cost_centre"
+	FormReason     = "reason"
+)
+
+// maxFormOptions is the most items a type-ahead offers at once (Slack's
+// limit for an external select).
+const maxFormOptions = 100
+
+// FormOptions lists the items matching query, for the form's type-ahead: a
+// label ("Gel pen (Black) — ¥3.50") and the variant's SKU as the action.
+func (e *Engine) FormOptions(ctx context.Context, key Key, query string) ([]Button, error) {
+	cat, err := e.catalog(ctx)
+	if err != nil {
+		return nil, err
+	}
+	lang := e.langOf(ctx, key)
+	q := strings.TrimSpace(query)
+	var out []Button
+	for _, p := range searchProducts(cat, q) {
+		for _, v := range p.Variants {
+			if v.Stock <= 0 {
+				continue
+			}
+			out = append(out, Button{Label: truncate(lineName(p, v, lang)+" — "+v.Price.String(), 75), Action: v.SKU})
+			if len(out) == maxFormOptions {
+				return out, nil
+			}
+		}
+	}
+	return out, nil
+}
+
+// FormDefaults is a form filled with what the user gave last time.
+func (e *Engine) FormDefaults(ctx context.Context, key Key) (OrderForm, error) {
+	s, _, err := e.store.Load(ctx, key)
+	if err != nil {
+		return OrderForm{}, err
+	}
+	p := s.Profile
+	return OrderForm{Location: p.Address, Name: p.Name, Phone: p.Phone, CostCentre: p.CostCentre}, nil
+}
+
+// CheckForm checks a form as the conversation checks each answer, and
+// normalizes it (the phone number to E.164, the texts trimmed). It returns,
+// per field, why it cannot be ordered so, in the user's language; no entry
+// means the form is ready to place.
+func (e *Engine) CheckForm(ctx context.Context, key Key, f *OrderForm) (map[string]string, error) {
+	cat, err := e.catalog(ctx)
+	if err != nil {
+		return nil, err
+	}
+	lang := e.langOf(ctx, key)
+	problems := map[string]string{}
+	v, p, ok := cat.Variant(f.VariantSKU)
+	if !ok || !p.Active {
+		problems[FormItem] = T(lang, "form_item")
+	}
+	n, qok := ParseQuantity(f.Quantity)
+	switch {
+	case !qok:
+		problems[FormQuantity] = T(lang, "bad_quantity", truncate(f.Quantity, 40))
+	case ok && n > v.Stock:
+		problems[FormQuantity] = T(lang, "form_stock", v.Stock)
+	default:
+		f.Quantity = fmt.Sprint(n)
+	}
+	if ok && p.Kind.NeedsAddress() {
+		if loc, lok := CleanText(f.Location, orders.MaxAddressLen); lok {
+			f.Location = loc
+		} else {
+			problems[FormLocation] = T(lang, "form_location", orders.MaxAddressLen)
+		}
+	}
+	if name, nok := CleanText(f.Name, orders.MaxNameLen); nok {
+		f.Name = name
+	} else {
+		problems[FormName] = T(lang, "bad_name", orders.MaxNameLen)
+	}
+	if phone, err := NormalizePhone(f.Phone, e.cfg.PhoneRegion); err == nil {
+		f.Phone = phone
+	} else {
+		problems[FormPhone] = T(lang, "bad_phone", truncate(f.Phone, 40))
+	}
+	if cc, cok := CleanText(f.CostCentre, orders.MaxCostCentreLen); cok {
+		f.CostCentre = cc
+	} else {
+		problems[FormCostCentre] = T(lang, "bad_cost_centre", orders.MaxCostCentreLen)
+	}
+	f.Reason = strings.TrimSpace(f.Reason)
+	if runes(f.Reason) > orders.MaxReasonLen {
+		problems[FormReason] = T(lang, "bad_reason", orders.MaxReasonLen)
+	}
+	return problems, nil
+}
+
+func (e *Engine) langOf(ctx context.Context, key Key) string {
+	if s, found, err := e.store.Load(ctx, key); err == nil && found && s.Lang != "" {
+		return s.Lang
+	}
+	return e.cfg.DefaultLang
+}
+
+// placeForm places a form's order, charged to the company account, without
+// touching the conversation's cart; the checkout key is the form's
+// submission, so a repeated submission places nothing more. The form was
+// checked; what changed since (stock, price) is told.
+func (st *step) placeForm(ctx context.Context) error {
+	f := st.form
+	s := st.s
+	if !st.offered(orders.PayCompany) {
+		st.notice("form_unavailable")
+		st.show = true
+		return nil
+	}
+	v, p, ok := st.cat.Variant(f.VariantSKU)
+	n, qok := ParseQuantity(f.Quantity)
+	if !ok || !p.Active || !qok {
+		st.notice("form_item")
+		st.show = true
+		return nil
+	}
+	address := f.Location
+	if !p.Kind.NeedsAddress() {
+		address = ""
+	}
+	d := orders.Draft{
+		CheckoutKey: "form:" + st.in.ID,
+		Customer:    st.customer(),
+		Lines:       []orders.DraftLine{{VariantSKU: v.SKU, Quantity: n, UnitPrice: v.Price}},
+		Address:     address,
+		ContactName: f.Name,
+		Phone:       f.Phone,
+		Payment:     orders.PayCompany,
+		CostCentre:  f.CostCentre,
+		Reason:      f.Reason,
+	}
+	o, err := st.e.svc.Place(ctx, d)
+	var pe *orders.ProblemsError
+	switch {
+	case errors.As(err, &pe):
+		st.e.InvalidateCatalog()
+		st.notice("form_changed", lineName(p, v, st.lang()))
+		st.show = true
+		return nil
+	case orders.ErrorCode(err) == orders.EINVALID:
+		st.notice("form_refused", err.Error())
+		st.show = true
+		return nil
+	case err != nil:
+		return err
+	}
+	st.e.InvalidateCatalog()
+	s.Profile.Name, s.Profile.Phone, s.Profile.CostCentre = f.Name, f.Phone, f.CostCentre
+	if address != "" {
+		s.Profile.Address = address
+	}
+	if o.Status == orders.StatusPendingApproval {
+		st.notice("placed_approval", o.Number, o.Total.String())
+	} else {
+		st.notice("placed_company", o.Number, o.Total.String(), o.CostCentre)
+	}
+	s.Order = o.Number
+	st.placed = &o
+	st.fire(EventShowOrder)
+	return nil
+}
