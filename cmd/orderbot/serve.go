@@ -317,9 +317,7 @@ func servedPayments(env func(string) string) map[string][]orders.Payment {
 // expireUnpaid cancels, every interval until ctx is done, the orders that
 // waited longer than ttl for their payment; the outbox tells the customers.
 func expireUnpaid(ctx context.Context, svc *orders.Service, ttl, every time.Duration, logger *slog.Logger) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
+	periodically(ctx, every, func() {
 		n, err := svc.ExpireUnpaid(ctx, ttl)
 		switch {
 		case err != nil && ctx.Err() == nil:
@@ -327,32 +325,34 @@ func expireUnpaid(ctx context.Context, svc *orders.Service, ttl, every time.Dura
 		case n > 0:
 			logger.Info("unpaid orders expired", "orders", n)
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	})
 }
 
 // remindApprovers reminds, every minute (or every remind_after when
 // shorter) until ctx is done, the approvers of requests waiting too long;
 // the outbox carries the reminders.
 func remindApprovers(ctx context.Context, svc *orders.Service, after, every time.Duration, logger *slog.Logger) {
-	t := time.NewTicker(min(time.Minute, after))
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	periodically(ctx, min(time.Minute, after), func() {
 		n, err := svc.RemindApprovers(ctx, after, every)
 		switch {
 		case err != nil && ctx.Err() == nil:
 			logger.Warn("could not remind approvers; will retry", "err", err)
 		case n > 0:
 			logger.Info("approvers reminded", "orders", n)
+		}
+	})
+}
+
+// periodically runs f now and then every interval, until ctx is done.
+func periodically(ctx context.Context, interval time.Duration, f func()) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		f()
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
 		}
 	}
 }
