@@ -184,12 +184,23 @@ func (st *step) global(verb, arg string, fresh bool) {
 	case cmdDeliver:
 		st.fulfil = &fulfilment{number: orders.NormalizeNumber(arg), to: orders.StatusCompleted}
 	case cmdReject:
-		if n := orders.NormalizeNumber(arg); n != "" {
-			s.Deciding = n
-			st.fire(EventAskReject)
+		n := orders.NormalizeNumber(arg)
+		if n == "" {
+			st.fail("unknown")
 			return
 		}
-		st.fail("unknown")
+		if st.in.Action != "" && strings.TrimSpace(st.in.Text) != "" {
+			// The reason came with the button (a channel's own form for it).
+			reason, ok := CleanText(st.in.Text, orders.MaxNoteLen)
+			if !ok {
+				st.fail("bad_reason", orders.MaxNoteLen)
+				return
+			}
+			st.decide = &decision{number: n, note: reason}
+			return
+		}
+		s.Deciding = n
+		st.fire(EventAskReject)
 	case cmdOrder:
 		if n := orders.NormalizeNumber(arg); n != "" {
 			s.Order = n

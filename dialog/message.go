@@ -42,7 +42,7 @@ type PaymentEvent struct {
 type Inbound struct {
 	ID       string    // unique per channel, for deduplication
 	Key      Key       // the conversation
-	Text     string    // typed text
+	Text     string    // typed text; with Action, what the channel's own form for the action collected (a rejection's reason)
 	Action   string    // a button's action
 	Contact  *Contact  // a shared contact
 	Location *Location // a shared location

@@ -205,3 +205,62 @@ func (b *Bot) submitOrderForm(w http.ResponseWriter, r *http.Request, cb slackap
 	}
 	w.WriteHeader(http.StatusOK) // an empty answer closes the modal
 }
+
+// The Reject button's action starts with rejectPrefix (the dialog's
+// global "reject" command); its reason is asked in a modal.
+const (
+	rejectPrefix   = "g:reject:"
+	rejectCallback = "reject"
+	reasonField    = "reason"
+)
+
+// openRejectForm asks an approver for the reason of a rejection, in a
+// modal carrying the button's action.
+func (b *Bot) openRejectForm(trigger, action, lang string) error {
+	plain := func(s string) *slackapi.TextBlockObject {
+		return slackapi.NewTextBlockObject(slackapi.PlainTextType, s, false, false)
+	}
+	el := slackapi.NewPlainTextInputBlockElement(nil, reasonField)
+	el.Multiline = true
+	view := slackapi.ModalViewRequest{
+		Type:            slackapi.VTModal,
+		CallbackID:      rejectCallback,
+		PrivateMetadata: action,
+		Title:           plain(text(lang, "reject_title")),
+		Submit:          plain(text(lang, "reject_submit")),
+		Close:           plain(text(lang, "form_close")),
+		Blocks: slackapi.Blocks{BlockSet: []slackapi.Block{
+			slackapi.NewInputBlock(reasonField, plain(text(lang, "reject_reason")), nil, el),
+		}},
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), personLookup)
+	defer cancel()
+	err := b.call(ctx, "views.open", retryPolicy{attempts: 1}, func(ctx context.Context) error {
+		_, err := b.api.OpenViewContext(ctx, trigger, view)
+		return err
+	})
+	if err != nil {
+		b.log.Warn("reject form not opened; asking in the conversation", "method", "views.open", "err", err)
+	}
+	return err
+}
+
+// submitRejectForm hands the rejection, with its reason, to the
+// conversation, which records it through the order core.
+func (b *Bot) submitRejectForm(w http.ResponseWriter, r *http.Request, cb slackapi.InteractionCallback) {
+	reason := strings.TrimSpace(cb.View.State.Values[reasonField][reasonField].Value)
+	action := cb.View.PrivateMetadata
+	lang := b.person(r.Context(), cb.User.ID).Locale
+	if reason == "" || !strings.HasPrefix(action, rejectPrefix) {
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(slackapi.NewErrorsViewSubmissionResponse(map[string]string{reasonField: text(lang, "reject_reason")}))
+		return
+	}
+	key := dialog.Key{Channel: Channel, Chat: b.dmChannel(r.Context(), cb.User.ID), User: cb.User.ID}
+	if key.Chat == "" {
+		http.Error(w, "direct message unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	in := dialog.Inbound{ID: "view:" + cb.View.ID, Key: key, Action: action, Text: reason, Lang: lang, At: b.cfg.Now()}
+	w.WriteHeader(b.submit(in, delivery{channel: key.Chat}))
+}

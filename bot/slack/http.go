@@ -157,6 +157,8 @@ func (b *Bot) InteractivityHandler() http.Handler {
 			b.suggest(w, r, cb)
 		case cb.Type == slackapi.InteractionTypeViewSubmission && cb.View.CallbackID == orderCallback:
 			b.submitOrderForm(w, r, cb)
+		case cb.Type == slackapi.InteractionTypeViewSubmission && cb.View.CallbackID == rejectCallback:
+			b.submitRejectForm(w, r, cb)
 		default:
 			w.WriteHeader(b.acceptInteraction(cb))
 		}
@@ -187,6 +189,9 @@ func (b *Bot) acceptInteraction(cb slackapi.InteractionCallback) int {
 		Action: act.Value,
 		Lang:   b.person(context.Background(), cb.User.ID).Locale,
 		At:     b.cfg.Now(),
+	}
+	if strings.HasPrefix(act.Value, rejectPrefix) && cb.TriggerID != "" && b.openRejectForm(cb.TriggerID, act.Value, in.Lang) == nil {
+		return http.StatusOK // the reason comes with the form's submission
 	}
 	d := delivery{channel: channel}
 	if ts := cb.Container.MessageTs; ts != "" && editable(cb.Message.Text) {

@@ -17,6 +17,9 @@ var texts = map[string]struct{ en, zh string }{
 	"form_name":        {"Contact name", "联系人"},
 	"form_phone":       {"Phone", "电话"},
 	"form_cost_centre": {"Cost centre", "成本中心"},
+	"reject_title":     {"Reject the order", "驳回订单"},
+	"reject_submit":    {"Reject", "驳回"},
+	"reject_reason":    {"Why? The requester will see this.", "原因（申请人会看到）"},
 	"form_reason":      {"Reason (optional)", "用途（可选）"},
 	"dm_hint": {
 		"I take orders in a direct message: open the app's Messages tab and say hi.",

@@ -253,30 +253,7 @@ fulfilment:
 `)
 	s := startServe(t, env)
 	u := &slackUser{t: t, fake: fake, base: "http://" + s.addr, user: "U42", channel: "DU42"}
-	u.say("/start", "Main menu")
-	u.press("Browse", "Choose a category")
-	u.press("Office", "Choose a product")
-	u.press("Gel pen", "Choose an option")
-	u.press("Black", "How many")
-	u.say("5", "Your cart") // ¥12.50
-	u.press("Check out", "Where should we deliver")
-	u.say("12F, desk 12-041", "Who will receive")
-	u.say("Li Lei", "phone number")
-	u.say("+86 138 0013 8000", "How would you like to pay")
-	u.press("Company account", "cost centre")
-	u.say("R&D-42", "What is it for")
-	u.press("Skip", "Please check your order")
-	u.press("Confirm order", "waiting for approval")
-
-	out, errOut, code := runCmd(t, env, "orders", "list", "--status", "pending_approval")
-	if code != 0 {
-		t.Fatal(errOut)
-	}
-	i := strings.Index(out, "OB-")
-	if i < 0 {
-		t.Fatalf("no order waiting for approval:\n%s", out)
-	}
-	number := out[i : i+10]
+	number := u.orderForApproval(env)
 	if _, errOut, code := runCmd(t, env, "orders", "advance", number, "pending_shipment"); code == 0 || !strings.Contains(errOut, "approvers") {
 		t.Fatalf("an operator moved an order waiting for approval: %d %s", code, errOut)
 	}
@@ -311,7 +288,7 @@ fulfilment:
 	seq = fake.LastSeq()
 	desk.press("Mark delivered", "is now completed")
 	u.waitText(seq, "is completed")
-	out, errOut, code = runCmd(t, env, "orders", "show", number)
+	out, errOut, code := runCmd(t, env, "orders", "show", number)
 	if code != 0 || !strings.Contains(out, "staff:U5") || !strings.Contains(out, "completed") {
 		t.Fatalf("order after fulfilment (%s):\n%s", errOut, out)
 	}
@@ -425,4 +402,93 @@ func (u *slackUser) waitCall(method string) slackfake.Call {
 		u.t.Fatal(err)
 	}
 	return c
+}
+
+// orderForApproval places, in the conversation, a company order of ¥12.50
+// that the test's rules send for approval, and returns its number.
+func (u *slackUser) orderForApproval(env []string) string {
+	u.t.Helper()
+	u.say("/start", "Main menu")
+	u.press("Browse", "Choose a category")
+	u.press("Office", "Choose a product")
+	u.press("Gel pen", "Choose an option")
+	u.press("Black", "How many")
+	u.say("5", "Your cart") // ¥12.50
+	u.press("Check out", "Where should we deliver")
+	u.say("12F, desk 12-041", "Who will receive")
+	u.say("Li Lei", "phone number")
+	u.say("+86 138 0013 8000", "How would you like to pay")
+	u.press("Company account", "cost centre")
+	u.say("R&D-42", "What is it for")
+	u.press("Skip", "Please check your order")
+	u.press("Confirm order", "waiting for approval")
+	out, errOut, code := runCmd(u.t, env, "orders", "list", "--status", "pending_approval")
+	if code != 0 {
+		u.t.Fatal(errOut)
+	}
+	i := strings.Index(out, "OB-")
+	if i < 0 {
+		u.t.Fatalf("no order waiting for approval:\n%s", out)
+	}
+	return out[i : i+10]
+}
+
+// Reject asks the approver for the reason in a form; an empty one is sent
+// back; the reason reaches the requester and the request shows the
+// decision.
+func TestServeSlackReject(t *testing.T) {
+	fake := slackfake.NewServer(t)
+	env := slackEnv(t, fake, `approvals:
+  managers: {U42: U9}
+  rules:
+    - {name: Every order, approvers: [manager]}
+`)
+	s := startServe(t, env)
+	u := &slackUser{t: t, fake: fake, base: "http://" + s.addr, user: "U42", channel: "DU42"}
+	number := u.orderForApproval(env)
+	manager := &slackUser{t: t, fake: fake, base: u.base, user: "U9", channel: "DU9"}
+	manager.waitText(0, "Approval request from Li Lei (U42)")
+
+	msgs := fake.Messages("DU9")
+	var ts, id string
+	for _, m := range msgs {
+		if i := buttonID(m.Blocks, "Reject"); i != "" {
+			ts, id = m.Ts, i
+		}
+	}
+	click, err := fake.Click("U9", "DU9", ts, id, "trig-reject")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code := manager.post("/slack/interactivity", slackfake.ContentTypeForm, click); code != http.StatusOK {
+		t.Fatalf("Reject answered %d", code)
+	}
+	if v := manager.waitCall("views.open").Param("view"); !strings.Contains(v, "Reject the order") {
+		t.Fatalf("reject form %s", v)
+	}
+	ids := fake.ModalIDs()
+	viewID := ids[len(ids)-1]
+	empty, err := fake.Submit("U9", viewID, map[string]map[string]any{"reason": {"reason": slackfake.InputValue(" ")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, body, err := slackfake.Post(u.base+"/slack/interactivity", slackSecret, time.Now(), slackfake.ContentTypeForm, empty)
+	if err != nil || code != http.StatusOK || !strings.Contains(string(body), `"response_action":"errors"`) {
+		t.Fatalf("an empty reason answered %d %s, %v", code, body, err)
+	}
+	seq := fake.LastSeq()
+	filled, err := fake.Submit("U9", viewID, map[string]map[string]any{"reason": {"reason": slackfake.InputValue("Not in this quarter's budget")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code := manager.post("/slack/interactivity", slackfake.ContentTypeForm, filled); code != http.StatusOK {
+		t.Fatalf("the reason answered %d", code)
+	}
+	u.waitText(seq, "was not approved")
+	u.waitText(seq, "Not in this quarter's budget")
+	manager.waitText(seq, "Rejected by U9")
+	out, errOut, code := runCmd(t, env, "orders", "show", number)
+	if code != 0 || !strings.Contains(out, "rejected") {
+		t.Fatalf("order after rejection (%s):\n%s", errOut, out)
+	}
 }
