@@ -42,27 +42,40 @@ func (b *Bot) CommandsHandler() http.Handler {
 			http.Error(w, "malformed command", http.StatusBadRequest)
 			return
 		}
-		user := form.Get("user_id")
-		lang := b.person(r.Context(), user).Locale
-		if form.Get("command") != "/order" || b.cfg.Forms == nil {
-			reply(w, text(lang, "unknown_command"))
-			return
-		}
-		ctx, cancel := context.WithTimeout(r.Context(), personLookup)
-		defer cancel()
-		if err := b.openOrderForm(ctx, user, lang, form.Get("trigger_id"), form.Get("text")); err != nil {
-			b.log.Warn("order form not opened", "method", "views.open", "err", err)
-			reply(w, text(lang, "form_failed"))
-			return
-		}
-		w.WriteHeader(http.StatusOK)
+		answer(w, http.StatusOK, b.command(r.Context(), form.Get("user_id"), form.Get("trigger_id"), form.Get("command"), form.Get("text")))
 	})
 }
 
-// reply answers a slash command with a message only its user sees.
-func reply(w http.ResponseWriter, msg string) {
+// command runs a slash command and returns what to answer Slack with (nil:
+// nothing to say).
+func (b *Bot) command(ctx context.Context, user, trigger, command, typed string) any {
+	lang := b.person(ctx, user).Locale
+	if command != "/order" || b.cfg.Forms == nil {
+		return ephemeral(text(lang, "unknown_command"))
+	}
+	ctx, cancel := context.WithTimeout(ctx, personLookup)
+	defer cancel()
+	if err := b.openOrderForm(ctx, user, lang, trigger, typed); err != nil {
+		b.log.Warn("order form not opened", "method", "views.open", "err", err)
+		return ephemeral(text(lang, "form_failed"))
+	}
+	return nil
+}
+
+// answer writes an HTTP answer to Slack: the status, and the payload as
+// JSON when there is one.
+func answer(w http.ResponseWriter, status int, payload any) {
+	if payload == nil || status != http.StatusOK {
+		w.WriteHeader(status)
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(map[string]string{"response_type": "ephemeral", "text": msg})
+	json.NewEncoder(w).Encode(payload)
+}
+
+// ephemeral answers a slash command with a message only its user sees.
+func ephemeral(msg string) any {
+	return map[string]string{"response_type": "ephemeral", "text": msg}
 }
 
 // openOrderForm opens the /order modal, pre-filled.
@@ -143,11 +156,11 @@ func orderModal(lang string, f dialog.OrderForm, item *slackapi.OptionBlockObjec
 
 // suggest answers the item type-ahead (block_suggestion) with matching
 // items.
-func (b *Bot) suggest(w http.ResponseWriter, r *http.Request, cb slackapi.InteractionCallback) {
-	var opts []*slackapi.OptionBlockObject
+func (b *Bot) suggest(ctx context.Context, cb slackapi.InteractionCallback) any {
+	opts := []*slackapi.OptionBlockObject{}
 	if b.cfg.Forms != nil && cb.ActionID == dialog.FormItem {
-		key := dialog.Key{Channel: Channel, Chat: b.dmChannel(r.Context(), cb.User.ID), User: cb.User.ID}
-		found, err := b.cfg.Forms.FormOptions(r.Context(), key, cb.Value)
+		key := dialog.Key{Channel: Channel, Chat: b.dmChannel(ctx, cb.User.ID), User: cb.User.ID}
+		found, err := b.cfg.Forms.FormOptions(ctx, key, cb.Value)
 		if err != nil {
 			b.log.Warn("item type-ahead failed", "err", err)
 		}
@@ -155,14 +168,13 @@ func (b *Bot) suggest(w http.ResponseWriter, r *http.Request, cb slackapi.Intera
 			opts = append(opts, option(o))
 		}
 	}
-	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(slackapi.OptionsResponse{Options: opts})
+	return slackapi.OptionsResponse{Options: opts}
 }
 
 // submitOrderForm checks a submitted /order form: field errors go back
 // into the modal; a valid form closes it and goes to the conversation,
 // which places the order and answers in the direct message.
-func (b *Bot) submitOrderForm(w http.ResponseWriter, r *http.Request, cb slackapi.InteractionCallback) {
+func (b *Bot) submitOrderForm(ctx context.Context, cb slackapi.InteractionCallback) (int, any) {
 	values := cb.View.State.Values
 	get := func(field string) string {
 		a := values[field][field]
@@ -176,34 +188,26 @@ func (b *Bot) submitOrderForm(w http.ResponseWriter, r *http.Request, cb slackap
 		Name: get(dialog.FormName), Phone: get(dialog.FormPhone), CostCentre: get(dialog.FormCostCentre), Reason: get(dialog.FormReason),
 	}
 	user := cb.User.ID
-	key := dialog.Key{Channel: Channel, Chat: b.dmChannel(r.Context(), user), User: user}
+	key := dialog.Key{Channel: Channel, Chat: b.dmChannel(ctx, user), User: user}
 	if key.Chat == "" || b.cfg.Forms == nil {
-		http.Error(w, "direct message unavailable", http.StatusServiceUnavailable)
-		return
+		return http.StatusServiceUnavailable, nil
 	}
-	problems, err := b.cfg.Forms.CheckForm(r.Context(), key, &f)
+	problems, err := b.cfg.Forms.CheckForm(ctx, key, &f)
 	if err != nil {
 		b.log.Error("order form not checked", "err", err)
-		http.Error(w, "try again", http.StatusInternalServerError)
-		return
+		return http.StatusInternalServerError, nil
 	}
 	if len(problems) > 0 {
-		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(slackapi.NewErrorsViewSubmissionResponse(problems))
-		return
+		return http.StatusOK, slackapi.NewErrorsViewSubmissionResponse(problems)
 	}
 	in := dialog.Inbound{
 		ID:   "view:" + cb.View.ID,
 		Key:  key,
 		Form: &f,
-		Lang: b.person(r.Context(), user).Locale,
+		Lang: b.person(ctx, user).Locale,
 		At:   b.cfg.Now(),
 	}
-	if status := b.submit(in, delivery{channel: key.Chat}); status != http.StatusOK {
-		w.WriteHeader(status)
-		return
-	}
-	w.WriteHeader(http.StatusOK) // an empty answer closes the modal
+	return b.submit(in, delivery{channel: key.Chat}), nil // no payload: the modal closes
 }
 
 // The Reject button's action starts with rejectPrefix (the dialog's
@@ -247,20 +251,17 @@ func (b *Bot) openRejectForm(trigger, action, lang string) error {
 
 // submitRejectForm hands the rejection, with its reason, to the
 // conversation, which records it through the order core.
-func (b *Bot) submitRejectForm(w http.ResponseWriter, r *http.Request, cb slackapi.InteractionCallback) {
+func (b *Bot) submitRejectForm(ctx context.Context, cb slackapi.InteractionCallback) (int, any) {
 	reason := strings.TrimSpace(cb.View.State.Values[reasonField][reasonField].Value)
 	action := cb.View.PrivateMetadata
-	lang := b.person(r.Context(), cb.User.ID).Locale
+	lang := b.person(ctx, cb.User.ID).Locale
 	if reason == "" || !strings.HasPrefix(action, rejectPrefix) {
-		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(slackapi.NewErrorsViewSubmissionResponse(map[string]string{reasonField: text(lang, "reject_reason")}))
-		return
+		return http.StatusOK, slackapi.NewErrorsViewSubmissionResponse(map[string]string{reasonField: text(lang, "reject_reason")})
 	}
-	key := dialog.Key{Channel: Channel, Chat: b.dmChannel(r.Context(), cb.User.ID), User: cb.User.ID}
+	key := dialog.Key{Channel: Channel, Chat: b.dmChannel(ctx, cb.User.ID), User: cb.User.ID}
 	if key.Chat == "" {
-		http.Error(w, "direct message unavailable", http.StatusServiceUnavailable)
-		return
+		return http.StatusServiceUnavailable, nil
 	}
 	in := dialog.Inbound{ID: "view:" + cb.View.ID, Key: key, Action: action, Text: reason, Lang: lang, At: b.cfg.Now()}
-	w.WriteHeader(b.submit(in, delivery{channel: key.Chat}))
+	return b.submit(in, delivery{channel: key.Chat}), nil
 }

@@ -152,17 +152,23 @@ func (b *Bot) InteractivityHandler() http.Handler {
 			http.Error(w, "malformed payload", http.StatusBadRequest)
 			return
 		}
-		switch {
-		case cb.Type == slackapi.InteractionTypeBlockSuggestion:
-			b.suggest(w, r, cb)
-		case cb.Type == slackapi.InteractionTypeViewSubmission && cb.View.CallbackID == orderCallback:
-			b.submitOrderForm(w, r, cb)
-		case cb.Type == slackapi.InteractionTypeViewSubmission && cb.View.CallbackID == rejectCallback:
-			b.submitRejectForm(w, r, cb)
-		default:
-			w.WriteHeader(b.acceptInteraction(cb))
-		}
+		status, payload := b.interaction(r.Context(), cb)
+		answer(w, status, payload)
 	})
+}
+
+// interaction handles a button, a type-ahead or a form submission and
+// returns the status and the payload to answer Slack with.
+func (b *Bot) interaction(ctx context.Context, cb slackapi.InteractionCallback) (int, any) {
+	switch {
+	case cb.Type == slackapi.InteractionTypeBlockSuggestion:
+		return http.StatusOK, b.suggest(ctx, cb)
+	case cb.Type == slackapi.InteractionTypeViewSubmission && cb.View.CallbackID == orderCallback:
+		return b.submitOrderForm(ctx, cb)
+	case cb.Type == slackapi.InteractionTypeViewSubmission && cb.View.CallbackID == rejectCallback:
+		return b.submitRejectForm(ctx, cb)
+	}
+	return b.acceptInteraction(cb), nil
 }
 
 // acceptInteraction hands a pressed button on and returns the HTTP status

@@ -60,6 +60,7 @@ func (b *Bot) consume(ctx context.Context, client *socketmode.Client) {
 
 func (b *Bot) onSocketEvent(ctx context.Context, client *socketmode.Client, evt socketmode.Event) {
 	status := http.StatusOK
+	var payload any
 	switch evt.Type {
 	case socketmode.EventTypeConnected:
 		b.log.Info("Socket Mode connected")
@@ -84,7 +85,11 @@ func (b *Bot) onSocketEvent(ctx context.Context, client *socketmode.Client, evt 
 		}
 	case socketmode.EventTypeInteractive:
 		if cb, ok := evt.Data.(slackapi.InteractionCallback); ok {
-			status = b.acceptInteraction(cb)
+			status, payload = b.interaction(ctx, cb)
+		}
+	case socketmode.EventTypeSlashCommand:
+		if c, ok := evt.Data.(slackapi.SlashCommand); ok && c.UserID != "" && c.TriggerID != "" {
+			payload = b.command(ctx, c.UserID, c.TriggerID, c.Command, c.Text)
 		}
 	}
 	if evt.Request == nil || evt.Request.EnvelopeID == "" {
@@ -94,7 +99,7 @@ func (b *Bot) onSocketEvent(ctx context.Context, client *socketmode.Client, evt 
 		b.log.Warn("Socket Mode envelope not acknowledged; Slack will deliver it again", "type", string(evt.Type))
 		return
 	}
-	if err := client.AckCtx(ctx, evt.Request.EnvelopeID, nil); err != nil {
+	if err := client.AckCtx(ctx, evt.Request.EnvelopeID, payload); err != nil {
 		b.log.Warn("Socket Mode envelope not acknowledged", "err", err)
 	}
 }

@@ -50,7 +50,8 @@ func newSocketFake(t *testing.T) *socketFake {
 		}()
 		for {
 			var ack struct {
-				EnvelopeID string `json:"envelope_id"`
+				EnvelopeID string          `json:"envelope_id"`
+				Payload    json.RawMessage `json:"payload"`
 			}
 			if err := conn.ReadJSON(&ack); err != nil {
 				return
@@ -58,7 +59,7 @@ func newSocketFake(t *testing.T) *socketFake {
 			f.mu.Lock()
 			f.acked = append(f.acked, ack.EnvelopeID)
 			f.mu.Unlock()
-			f.ackedC <- ack.EnvelopeID
+			f.ackedC <- ack.EnvelopeID + " " + string(ack.Payload)
 		}
 	}))
 	t.Cleanup(f.srv.Close)
@@ -102,11 +103,22 @@ func TestSocketMode(t *testing.T) {
 	ws.send <- map[string]any{"type": "events_api", "envelope_id": "env-1", "payload": payload, "accepts_response_payload": false}
 	select {
 	case id := <-ws.ackedC:
-		if id != "env-1" {
+		if strings.TrimSpace(id) != "env-1" {
 			t.Fatalf("acknowledged %q", id)
 		}
 	case <-ctx.Done():
 		t.Fatal("the envelope was never acknowledged")
+	}
+	// A slash command is answered in its acknowledgement.
+	ws.send <- map[string]any{"type": "slash_commands", "envelope_id": "env-2", "accepts_response_payload": true,
+		"payload": map[string]any{"command": "/nope", "user_id": "U5", "trigger_id": "trig", "channel_id": "C1", "text": ""}}
+	select {
+	case got := <-ws.ackedC:
+		if !strings.HasPrefix(got, "env-2 ") || !strings.Contains(got, `"response_type":"ephemeral"`) {
+			t.Fatalf("slash command acknowledged as %q", got)
+		}
+	case <-ctx.Done():
+		t.Fatal("the slash command was never acknowledged")
 	}
 	if _, err := fake.WaitFor(ctx, func(c slackfake.Call) bool {
 		return c.Method == "chat.postMessage" && strings.Contains(c.Param("text"), "ok: hello over a socket")
