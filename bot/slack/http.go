@@ -178,6 +178,9 @@ func (b *Bot) acceptInteraction(cb slackapi.InteractionCallback) int {
 		return http.StatusOK
 	}
 	act := cb.ActionCallback.BlockActions[0]
+	if act.Value == "" {
+		act.Value = act.SelectedOption.Value // a choice from a drop-down
+	}
 	channel := cb.Channel.ID
 	if channel == "" {
 		channel = cb.Container.ChannelID

@@ -74,11 +74,39 @@ func compose(replies []dialog.Reply) []message {
 	return msgs
 }
 
-// actions builds one actions block per row of buttons (long rows split at
-// Slack's 25 elements). Each button's value is the dialog's action; its
-// action_id only has to be unique within the message.
+// minSelect is how many one-button rows (a list of choices: products,
+// orders, questions) become one drop-down instead of a wall of buttons.
+const minSelect = 6
+
+// maxSelectOptions is Slack's limit of options in a static select.
+const maxSelectOptions = 100
+
+// actions builds the reply's buttons: a long list of one-button rows
+// becomes a static select (its option values are the dialog's actions),
+// other rows one actions block each (long rows split at Slack's 25
+// elements). Each button's value is the dialog's action; its action_id
+// only has to be unique within the message.
 func actions(rows [][]dialog.Button, msg, at int) []slackapi.Block {
 	var blocks []slackapi.Block
+	list := 0
+	for list < len(rows) && len(rows[list]) == 1 {
+		list++
+	}
+	if list >= minSelect {
+		var opts []*slackapi.OptionBlockObject
+		for _, row := range rows[:min(list, maxSelectOptions)] {
+			b := row[0]
+			if b.Action == "" || len(b.Action) > 150 { // Slack's limit for an option's value
+				continue
+			}
+			opts = append(opts, slackapi.NewOptionBlockObject(b.Action, slackapi.NewTextBlockObject(slackapi.PlainTextType, truncate(clean(b.Label), 75), true, false), nil))
+		}
+		id := fmt.Sprintf("m%d_s%d", msg, at)
+		sel := slackapi.NewOptionsSelectBlockElement(slackapi.OptTypeStatic, slackapi.NewTextBlockObject(slackapi.PlainTextType, "…", false, false), id, opts...)
+		blocks = append(blocks, slackapi.NewActionBlock(id+"_r", sel))
+		rows = rows[list:]
+		at++
+	}
 	for i, row := range rows {
 		var els []slackapi.BlockElement
 		for j, btn := range row {

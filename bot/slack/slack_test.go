@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -278,4 +279,51 @@ func TestHomeTab(t *testing.T) {
 	e.wait(func(c slackfake.Call) bool {
 		return c.Method == "chat.postMessage" && c.Param("channel") == "DU3" && strings.Contains(c.Param("text"), "ok: g:order:OB-1")
 	})
+}
+
+// A long list of choices comes as one drop-down; choosing from it reaches
+// the conversation as that choice's action.
+func TestLongListsAreDropDowns(t *testing.T) {
+	e := newEnv(t)
+	key := dialog.Key{Channel: slack.Channel, Chat: "DU6", User: "U6"}
+	var rows [][]dialog.Button
+	for i := range 8 {
+		rows = append(rows, []dialog.Button{{Label: fmt.Sprintf("Product %d", i), Action: fmt.Sprintf("products.1:open:p%d", i)}})
+	}
+	rows = append(rows, []dialog.Button{{Label: "Back", Action: "g:back"}, {Label: "Menu", Action: "g:menu"}})
+	if err := e.bot.Send(context.Background(), key, []dialog.Reply{{Text: "Choose a product", Buttons: rows}}); err != nil {
+		t.Fatal(err)
+	}
+	m := e.fake.Messages("DU6")[0]
+	var blocks []struct {
+		Type     string `json:"type"`
+		BlockID  string `json:"block_id"`
+		Elements []struct {
+			Type     string `json:"type"`
+			ActionID string `json:"action_id"`
+			Options  []struct {
+				Value string `json:"value"`
+			} `json:"options"`
+		} `json:"elements"`
+	}
+	if err := json.Unmarshal(m.Blocks, &blocks); err != nil {
+		t.Fatal(err)
+	}
+	if len(blocks) != 3 || blocks[1].Elements[0].Type != "static_select" || len(blocks[1].Elements[0].Options) != 8 ||
+		len(blocks[2].Elements) != 2 || blocks[2].Elements[0].Type != "button" {
+		t.Fatalf("blocks = %s", m.Blocks)
+	}
+	sel := blocks[1].Elements[0]
+	payload, _ := json.Marshal(map[string]any{
+		"type": "block_actions", "user": map[string]any{"id": "U6"}, "channel": map[string]any{"id": "DU6"}, "trigger_id": "t",
+		"container": map[string]any{"type": "message", "message_ts": m.Ts, "channel_id": "DU6"},
+		"message":   map[string]any{"ts": m.Ts, "text": m.Text},
+		"actions": []map[string]any{{"type": "static_select", "action_id": sel.ActionID, "block_id": blocks[1].BlockID, "action_ts": "1.9",
+			"selected_option": map[string]any{"value": "products.1:open:p5", "text": map[string]any{"type": "plain_text", "text": "Product 5"}}}},
+	})
+	body := []byte(url.Values{"payload": {string(payload)}}.Encode())
+	if code, _, err := slackfake.Post(e.srv.URL+"/interactivity", secret, time.Now(), slackfake.ContentTypeForm, body); err != nil || code != http.StatusOK {
+		t.Fatalf("choice answered %d, %v", code, err)
+	}
+	e.wait(func(c slackfake.Call) bool { return strings.Contains(c.Param("text"), "ok: products.1:open:p5") })
 }
