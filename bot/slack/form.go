@@ -26,6 +26,9 @@ var _ Forms = (*dialog.Engine)(nil)
 // orderCallback names the /order modal.
 const orderCallback = "order"
 
+// locationParts are the form's fields for where to deliver.
+var locationParts = []string{"office", "floor", "desk"}
+
 // CommandsHandler serves the slash commands' request URL
 // (/slack/commands): /order opens the order form, filled with what the
 // employee gave last time and, for "/order 3 gel pens", the item and
@@ -136,6 +139,11 @@ func orderModal(lang string, f dialog.OrderForm, item *slackapi.OptionBlockObjec
 	sel.InitialOption = item
 	reason := input(dialog.FormReason, f.Reason, true)
 	reason.Optional = true
+	// Where to deliver, in three fields; what was given last time fills them.
+	parts := append(strings.SplitN(f.Location, ", ", len(locationParts)), "", "", "")
+	office := input(locationParts[0], parts[0], false)
+	floor, desk := input(locationParts[1], parts[1], false), input(locationParts[2], parts[2], false)
+	floor.Optional, desk.Optional = true, true
 	return slackapi.ModalViewRequest{
 		Type:       slackapi.VTModal,
 		CallbackID: orderCallback,
@@ -145,7 +153,7 @@ func orderModal(lang string, f dialog.OrderForm, item *slackapi.OptionBlockObjec
 		Blocks: slackapi.Blocks{BlockSet: []slackapi.Block{
 			slackapi.NewInputBlock(dialog.FormItem, plain(text(lang, "form_item")), nil, sel),
 			input(dialog.FormQuantity, f.Quantity, false),
-			input(dialog.FormLocation, f.Location, false),
+			office, floor, desk,
 			input(dialog.FormName, f.Name, false),
 			input(dialog.FormPhone, f.Phone, false),
 			input(dialog.FormCostCentre, f.CostCentre, false),
@@ -183,8 +191,14 @@ func (b *Bot) submitOrderForm(ctx context.Context, cb slackapi.InteractionCallba
 		}
 		return a.Value
 	}
+	var where []string
+	for _, part := range locationParts {
+		if v := strings.TrimSpace(get(part)); v != "" {
+			where = append(where, v)
+		}
+	}
 	f := dialog.OrderForm{
-		VariantSKU: get(dialog.FormItem), Quantity: get(dialog.FormQuantity), Location: get(dialog.FormLocation),
+		VariantSKU: get(dialog.FormItem), Quantity: get(dialog.FormQuantity), Location: strings.Join(where, ", "),
 		Name: get(dialog.FormName), Phone: get(dialog.FormPhone), CostCentre: get(dialog.FormCostCentre), Reason: get(dialog.FormReason),
 	}
 	user := cb.User.ID
@@ -198,6 +212,10 @@ func (b *Bot) submitOrderForm(ctx context.Context, cb slackapi.InteractionCallba
 		return http.StatusInternalServerError, nil
 	}
 	if len(problems) > 0 {
+		if msg, ok := problems[dialog.FormLocation]; ok {
+			delete(problems, dialog.FormLocation)
+			problems[locationParts[0]] = msg // the form asks for the place in three fields
+		}
 		return http.StatusOK, slackapi.NewErrorsViewSubmissionResponse(problems)
 	}
 	in := dialog.Inbound{

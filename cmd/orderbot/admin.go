@@ -202,6 +202,15 @@ func printOrder(w io.Writer, o orders.Order) {
 		fmt.Fprintf(w, "Address:  %s\n", o.Address)
 	}
 	fmt.Fprintf(w, "Payment:  %s\n", o.Payment)
+	if o.CostCentre != "" {
+		fmt.Fprintf(w, "Cost centre: %s\n", o.CostCentre)
+	}
+	if o.Reason != "" {
+		fmt.Fprintf(w, "Reason:   %s\n", o.Reason)
+	}
+	for _, a := range o.Approvals {
+		fmt.Fprintf(w, "Approver: %s (%s)\n", a.Approver, a.Rule)
+	}
 	if o.Tracking != "" {
 		fmt.Fprintf(w, "Tracking: %s\n", o.Tracking)
 	}

@@ -353,7 +353,9 @@ func TestServeSlackOrderForm(t *testing.T) {
 		return map[string]map[string]any{
 			"item":        {"item": slackfake.SelectedOption("pen-gel-blk")},
 			"quantity":    {"quantity": slackfake.InputValue(qty)},
-			"location":    {"location": slackfake.InputValue("HQ, 12F, desk 12-041")},
+			"office":      {"office": slackfake.InputValue("HQ")},
+			"floor":       {"floor": slackfake.InputValue("12F")},
+			"desk":        {"desk": slackfake.InputValue("12-041")},
 			"name":        {"name": slackfake.InputValue("Li Lei")},
 			"phone":       {"phone": slackfake.InputValue(phone)},
 			"cost_centre": {"cost_centre": slackfake.InputValue("R&D-42")},
@@ -389,6 +391,10 @@ func TestServeSlackOrderForm(t *testing.T) {
 	out, errOut, code := runCmd(t, env, "orders", "list")
 	if code != 0 || strings.Count(out, "OB-") != 1 {
 		t.Fatalf("orders after the form (%s):\n%s", errOut, out)
+	}
+	i := strings.Index(out, "OB-")
+	if out, _, _ := runCmd(t, env, "orders", "show", out[i:i+10]); !strings.Contains(out, "HQ, 12F, 12-041") || !strings.Contains(out, "R&D-42") {
+		t.Fatalf("the form's order:\n%s", out)
 	}
 }
 
