@@ -41,9 +41,8 @@ func (st *step) decideOrder(ctx context.Context) error {
 	s.Deciding = ""
 	if s.State == StateRejectReason {
 		st.back()
-		return nil
 	}
-	st.show = true
+	// Otherwise the notice is the whole answer: the step on screen stays.
 	return nil
 }
 
@@ -112,7 +111,8 @@ func (st *step) fulfilOrder(ctx context.Context) error {
 	default:
 		return err
 	}
-	st.show = true
+	// The notice is the whole answer: pressed in a shared channel, a
+	// conversation step would only be noise there.
 	return nil
 }
 

@@ -67,6 +67,14 @@ func (st *step) placeOrder(ctx context.Context) error {
 			st.fire(EventReview)
 		}
 		return nil
+	case orders.ErrorCode(err) == orders.EINVALID && d.Payment == orders.PayCompany && st.missingSlot() == "":
+		// Every slot is there: the approval rules refuse it (a rule names
+		// the requester's manager and none is configured). Asking again
+		// would not help; the office manager can.
+		st.e.cfg.Logger.Warn("company order refused", "conv", s.Key.String(), "err", err)
+		st.notice("approval_unavailable")
+		st.show = true
+		return nil
 	case orders.ErrorCode(err) == orders.EINVALID:
 		// A slot the dialog let through but the core refuses: ask for the
 		// missing one, or show the review again, rather than fail.

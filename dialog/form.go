@@ -174,7 +174,10 @@ func (st *step) placeForm(ctx context.Context) error {
 		st.show = true
 		return nil
 	case orders.ErrorCode(err) == orders.EINVALID:
-		st.notice("form_refused", err.Error())
+		// The form was checked: what the core still refuses is the
+		// approval rules' (no manager configured for this requester).
+		st.e.cfg.Logger.Warn("company order refused", "conv", s.Key.String(), "err", err)
+		st.notice("approval_unavailable")
 		st.show = true
 		return nil
 	case err != nil:

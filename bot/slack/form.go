@@ -6,10 +6,12 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"unicode/utf8"
 
 	slackapi "github.com/slack-go/slack"
 
 	"orderbot/dialog"
+	"orderbot/orders"
 )
 
 // Forms is the order form behind /order (dialog.Engine implements it):
@@ -52,12 +54,12 @@ func (b *Bot) CommandsHandler() http.Handler {
 // command runs a slash command and returns what to answer Slack with (nil:
 // nothing to say).
 func (b *Bot) command(ctx context.Context, user, trigger, command, typed string) any {
+	ctx, cancel := context.WithTimeout(ctx, ackBudget)
+	defer cancel()
 	lang := b.person(ctx, user).Locale
 	if command != "/order" || b.cfg.Forms == nil {
 		return ephemeral(text(lang, "unknown_command"))
 	}
-	ctx, cancel := context.WithTimeout(ctx, personLookup)
-	defer cancel()
 	if err := b.openOrderForm(ctx, user, lang, trigger, typed); err != nil {
 		b.log.Warn("order form not opened", "method", "views.open", "err", err)
 		return ephemeral(text(lang, "form_failed"))
@@ -238,12 +240,12 @@ const (
 
 // openRejectForm asks an approver for the reason of a rejection, in a
 // modal carrying the button's action.
-func (b *Bot) openRejectForm(trigger, action, lang string) error {
+func (b *Bot) openRejectForm(ctx context.Context, trigger, action, lang string) error {
 	plain := func(s string) *slackapi.TextBlockObject {
 		return slackapi.NewTextBlockObject(slackapi.PlainTextType, s, false, false)
 	}
 	el := slackapi.NewPlainTextInputBlockElement(nil, reasonField)
-	el.Multiline = true
+	el.Multiline, el.MaxLength = true, orders.MaxNoteLen
 	view := slackapi.ModalViewRequest{
 		Type:            slackapi.VTModal,
 		CallbackID:      rejectCallback,
@@ -255,8 +257,6 @@ func (b *Bot) openRejectForm(trigger, action, lang string) error {
 			slackapi.NewInputBlock(reasonField, plain(text(lang, "reject_reason")), nil, el),
 		}},
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), personLookup)
-	defer cancel()
 	err := b.call(ctx, "views.open", retryPolicy{attempts: 1}, func(ctx context.Context) error {
 		_, err := b.api.OpenViewContext(ctx, trigger, view)
 		return err
@@ -273,7 +273,7 @@ func (b *Bot) submitRejectForm(ctx context.Context, cb slackapi.InteractionCallb
 	reason := strings.TrimSpace(cb.View.State.Values[reasonField][reasonField].Value)
 	action := cb.View.PrivateMetadata
 	lang := b.person(ctx, cb.User.ID).Locale
-	if reason == "" || !strings.HasPrefix(action, rejectPrefix) {
+	if reason == "" || utf8.RuneCountInString(reason) > orders.MaxNoteLen || !strings.HasPrefix(action, rejectPrefix) {
 		return http.StatusOK, slackapi.NewErrorsViewSubmissionResponse(map[string]string{reasonField: text(lang, "reject_reason")})
 	}
 	key := dialog.Key{Channel: Channel, Chat: b.dmChannel(ctx, cb.User.ID), User: cb.User.ID}

@@ -160,6 +160,8 @@ func (b *Bot) InteractivityHandler() http.Handler {
 // interaction handles a button, a type-ahead or a form submission and
 // returns the status and the payload to answer Slack with.
 func (b *Bot) interaction(ctx context.Context, cb slackapi.InteractionCallback) (int, any) {
+	ctx, cancel := context.WithTimeout(ctx, ackBudget)
+	defer cancel()
 	switch {
 	case cb.Type == slackapi.InteractionTypeBlockSuggestion:
 		return http.StatusOK, b.suggest(ctx, cb)
@@ -168,12 +170,12 @@ func (b *Bot) interaction(ctx context.Context, cb slackapi.InteractionCallback) 
 	case cb.Type == slackapi.InteractionTypeViewSubmission && cb.View.CallbackID == rejectCallback:
 		return b.submitRejectForm(ctx, cb)
 	}
-	return b.acceptInteraction(cb), nil
+	return b.acceptInteraction(ctx, cb), nil
 }
 
 // acceptInteraction hands a pressed button on and returns the HTTP status
 // to answer.
-func (b *Bot) acceptInteraction(cb slackapi.InteractionCallback) int {
+func (b *Bot) acceptInteraction(ctx context.Context, cb slackapi.InteractionCallback) int {
 	if cb.Type != slackapi.InteractionTypeBlockActions || len(cb.ActionCallback.BlockActions) == 0 {
 		return http.StatusOK
 	}
@@ -187,7 +189,7 @@ func (b *Bot) acceptInteraction(cb slackapi.InteractionCallback) int {
 	}
 	if channel == "" && cb.Container.Type == "view" && cb.User.ID != "" {
 		// A button on the Home tab: the answer goes to the direct message.
-		channel = b.dmChannel(context.Background(), cb.User.ID)
+		channel = b.dmChannel(ctx, cb.User.ID)
 	}
 	if cb.User.ID == "" || channel == "" || act.Value == "" || act.ActionTs == "" {
 		return http.StatusOK
@@ -196,15 +198,20 @@ func (b *Bot) acceptInteraction(cb slackapi.InteractionCallback) int {
 		ID:     "act:" + act.ActionTs + ":" + cb.User.ID,
 		Key:    dialog.Key{Channel: Channel, Chat: channel, User: cb.User.ID},
 		Action: act.Value,
-		Lang:   b.person(context.Background(), cb.User.ID).Locale,
+		Lang:   b.person(ctx, cb.User.ID).Locale,
 		At:     b.cfg.Now(),
 	}
-	if strings.HasPrefix(act.Value, rejectPrefix) && cb.TriggerID != "" && b.openRejectForm(cb.TriggerID, act.Value, in.Lang) == nil {
+	if strings.HasPrefix(act.Value, rejectPrefix) && cb.TriggerID != "" && b.openRejectForm(ctx, cb.TriggerID, act.Value, in.Lang) == nil {
 		return http.StatusOK // the reason comes with the form's submission
 	}
 	d := delivery{channel: channel}
-	if ts := cb.Container.MessageTs; ts != "" && editable(cb.Message.Text) {
-		d.ts = ts
+	switch {
+	case !strings.HasPrefix(channel, "D"):
+		// A button in a shared channel (the fulfilment desk): the answer
+		// is for the one who pressed it.
+		d.ephemeralTo = cb.User.ID
+	case cb.Container.MessageTs != "" && editable(cb.Message.Text):
+		d.ts = cb.Container.MessageTs
 	}
 	return b.submit(in, d)
 }
@@ -233,8 +240,9 @@ func (b *Bot) submit(in dialog.Inbound, d delivery) int {
 // delivery is where a message's replies go: the channel, and the message
 // to update in place when a button was pressed on it.
 type delivery struct {
-	channel string
-	ts      string
+	channel     string
+	ts          string
+	ephemeralTo string // answer only this user, in the channel
 }
 
 // deliverTo returns the hub's delivery callback for one message. It runs
@@ -257,6 +265,18 @@ func (b *Bot) deliverTo(d delivery) bot.Deliver {
 // pressed, its notices merged above the new step, when it can; as new
 // messages otherwise.
 func (b *Bot) reply(ctx context.Context, d delivery, replies []dialog.Reply) error {
+	if d.ephemeralTo != "" {
+		for _, m := range compose(replies) {
+			err := b.call(ctx, "chat.postEphemeral", replyRetry, func(ctx context.Context) error {
+				_, err := b.api.PostEphemeralContext(ctx, d.channel, d.ephemeralTo, slackapi.MsgOptionText(m.text, false), slackapi.MsgOptionBlocks(m.blocks...))
+				return err
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	if d.ts != "" {
 		if m, ok := merged(replies); ok {
 			err := b.update(ctx, d.channel, d.ts, m, replyRetry)

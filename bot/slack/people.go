@@ -16,6 +16,9 @@ const (
 	personTTL     = time.Hour
 	personLookup  = 1500 * time.Millisecond
 	maxPeopleKept = 10000
+	// ackBudget bounds everything done before Slack is answered (look-ups,
+	// opening a modal): Slack waits 3 seconds, a trigger lives 3 seconds.
+	ackBudget = 2500 * time.Millisecond
 )
 
 // person is what Slack says of a user.

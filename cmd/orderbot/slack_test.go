@@ -61,7 +61,7 @@ func (u *slackUser) waitText(seq int, want string) slackfake.Call {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	c, err := u.fake.WaitFor(ctx, func(c slackfake.Call) bool {
-		return c.Seq > seq && (c.Method == "chat.postMessage" || c.Method == "chat.update") &&
+		return c.Seq > seq && (c.Method == "chat.postMessage" || c.Method == "chat.update" || c.Method == "chat.postEphemeral") &&
 			(c.Param("channel") == u.channel || c.Param("channel") == u.user) && // a user id posts to their DM
 			strings.Contains(c.Param("text")+c.Param("blocks"), want)
 	})
