@@ -152,11 +152,14 @@ type Draft struct {
 	FulfilmentChat string `json:"-"`
 }
 
-// Approval names one person who must approve an order, and the rule that
-// made it so (the first, when several did).
+// Approval names one person who may approve an order, and the rule that
+// made it so (the first, when several did). An order waits until each of
+// its rules has one approver who approved: several approvers of one rule (a
+// group) are alternatives, several rules each need their own.
 type Approval struct {
-	Approver string `json:"approver"` // a user id of the order's channel
-	Rule     string `json:"rule"`     // the rule's name, shown to the approver
+	Approver string `json:"approver"`           // a user id of the order's channel
+	Rule     string `json:"rule"`               // the rule's name, shown to the approver
+	Approved bool   `json:"approved,omitempty"` // this approver has approved the order
 }
 
 // Line is an ordered line, with the names and price frozen at placement.

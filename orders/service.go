@@ -53,12 +53,18 @@ type Store interface {
 	// change after that.
 	Transition(ctx context.Context, number string, t Transition) (Order, error)
 	// Decide, in one transaction, records approver's decision on an order
-	// waiting for approval: it moves it to t.To (pending_shipment or
-	// rejected) as Transition does, fulfilment channel included, and
-	// writes an outbox notification to every approver of the order,
-	// approver included (RoleApprover). It is EINVALID when approver is not
-	// one of the order's approvers, and ECONFLICT, with the order as it is
-	// and nothing written, when the order no longer waits for approval.
+	// waiting for approval. A rejection (t.To rejected) moves it on at
+	// once. An approval (t.To pending_shipment) is recorded
+	// (Approval.Approved), and moves it on only once every rule of the
+	// order has an approver who approved; until then nothing else is
+	// written and the order is returned as it now is. Moving on is as
+	// Transition does, fulfilment channel included, with an outbox
+	// notification to every approver of the order, approver included
+	// (RoleApprover). It is EINVALID when approver is not one of the
+	// order's approvers, and ECONFLICT, with the order as it is and
+	// nothing written, when the order no longer waits for approval or
+	// approver approves again while it waits for other rules (the message
+	// names them).
 	Decide(ctx context.Context, number, approver string, t Transition) (Order, error)
 	// ClaimNotifications leases up to limit due, undelivered notifications that
 	// match f until at+lease, so that no other notifier takes them meanwhile.
@@ -262,13 +268,18 @@ func (s *Service) Advance(ctx context.Context, number string, t Transition) (Ord
 	return s.store.Transition(ctx, number, t)
 }
 
-// Decide records an approver's decision on an order waiting for approval:
-// approved, it moves on to pending_shipment; rejected, to rejected, which
-// gives its stock back. note is kept in the history and told to the
-// customer; rejecting needs one, the reason. Only one of the order's
-// approvers may decide (EINVALID for anyone else), and only once: when the
-// order no longer waits for approval, Decide returns ECONFLICT and the
-// order, whose last history entry says who decided.
+// Decide records an approver's decision on an order waiting for approval.
+// Rejected, it moves to rejected at once, which gives its stock back.
+// Approved, it moves on to pending_shipment once each rule that sent it for
+// approval has been approved by one of that rule's approvers; before that
+// the approval is only recorded (Order.Approvals says who approved), and
+// the order, still pending_approval, is returned with no error. The note of
+// the decision that moves the order on is kept in the history and told to
+// the customer; rejecting needs one, the reason. Only the order's approvers
+// may decide (EINVALID for anyone else). When the order no longer waits for
+// approval, Decide returns ECONFLICT and the order, whose last history
+// entry says who decided; an approver approving again while it waits
+// gets ECONFLICT naming the rules still waiting.
 func (s *Service) Decide(ctx context.Context, number, approver string, approve bool, note string) (Order, error) {
 	number = NormalizeNumber(number)
 	if number == "" {

@@ -2,13 +2,23 @@ package sqlstore
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"orderbot/orders"
 )
 
-const qIsApprover = "SELECT EXISTS (SELECT 1 FROM order_approvers WHERE order_id = ? AND approver = ?)"
+const (
+	qIsApprover = "SELECT EXISTS (SELECT 1 FROM order_approvers WHERE order_id = ? AND approver = ?)"
+	// qApproversOfOrder reads one order's approvers, in no particular order.
+	qApproversOfOrder = "SELECT order_id, approver, rule, approved_at FROM order_approvers WHERE order_id = ?"
+	// qRecordApproval records an approval once: no row updated means the
+	// approver had approved already (the caller knows they are listed).
+	qRecordApproval = "UPDATE order_approvers SET approved_at = ? WHERE order_id = ? AND approver = ? AND approved_at = 0"
+)
 
 // checkApprovals refuses approvals that could not be stored: an empty
 // approver, or one listed twice.
@@ -59,12 +69,36 @@ func approversOf(ctx context.Context, tx *txn, rs []orderRow) ([]approverRow, er
 		return nil, nil
 	}
 	var rows []approverRow
-	q := "SELECT order_id, approver, rule FROM order_approvers WHERE order_id IN (" + placeholders(len(ids)) + ")"
+	q := "SELECT order_id, approver, rule, approved_at FROM order_approvers WHERE order_id IN (" + placeholders(len(ids)) + ")"
 	if err := tx.SelectContext(ctx, &rows, tx.Rebind(q), ids...); err != nil {
 		return nil, err
 	}
 	sortApprovers(rows)
 	return rows, nil
+}
+
+// approval is the approver as Order.Approvals lists it.
+func (a approverRow) approval() orders.Approval {
+	return orders.Approval{Approver: a.Approver, Rule: a.Rule, Approved: a.ApprovedAt != 0}
+}
+
+// waitingRules returns the rules of an order's approvers that no approver
+// has approved yet, in the order rows first name them; none once the order
+// may ship.
+func waitingRules(rows []approverRow) []string {
+	approved := map[string]bool{}
+	for _, a := range rows {
+		if a.ApprovedAt != 0 {
+			approved[a.Rule] = true
+		}
+	}
+	var waiting []string
+	for _, a := range rows {
+		if !approved[a.Rule] && !slices.Contains(waiting, a.Rule) {
+			waiting = append(waiting, a.Rule)
+		}
+	}
+	return waiting
 }
 
 // sortApprovers orders approvers by order and then by approver, byte by
@@ -79,11 +113,18 @@ func sortApprovers(rows []approverRow) {
 }
 
 // Decide implements orders.Store: the approver check, the status check,
-// the transition and the notifications are one write transaction, so of
-// two approvers deciding at once exactly one does, and the other is told
-// who did. Besides the customer's notification, every approver of the
-// order, the decider included, gets one: each has a request to see
-// decided.
+// the approval recorded, the check that every rule of the order now has an
+// approval, the transition and the notifications are one write
+// transaction. So of two approvers deciding at once the second sees what
+// the first did: a rejection or the approval that let the order ship (and
+// is told who decided), or an approval for another rule, which it may
+// complete; the order moves on exactly once.
+//
+// An approval that leaves a rule of the order waiting is recorded and
+// nothing else: the order, its history and the outbox stay as they were,
+// and the order is returned with no error. When the order moves on,
+// besides the customer's notification, every approver of the order, the
+// decider included, gets one: each has a request to see decided.
 func (s *Store) Decide(ctx context.Context, number, approver string, t orders.Transition) (orders.Order, error) {
 	if t.To != orders.StatusPendingShipment && t.To != orders.StatusRejected {
 		return orders.Order{}, orders.Errorf(orders.EINVALID, "a decision approves an order or rejects it")
@@ -93,7 +134,7 @@ func (s *Store) Decide(ctx context.Context, number, approver string, t orders.Tr
 	if s.dialect == DialectPostgres {
 		// SQLite's write transaction already excludes every other writer;
 		// on PostgreSQL the row lock makes a concurrent decision wait and
-		// then see this one.
+		// then see this one, its approval included.
 		q += " FOR UPDATE"
 	}
 	var o orders.Order
@@ -118,6 +159,21 @@ func (s *Store) Decide(ctx context.Context, number, approver string, t orders.Tr
 			decided = alreadyDecided(o)
 			return nil
 		}
+		if t.To == orders.StatusPendingShipment {
+			waiting, first, err := recordApproval(ctx, tx, r.ID, approver, at)
+			if err != nil {
+				return err
+			}
+			if len(waiting) > 0 {
+				if o, err = s.loadOrder(ctx, tx, qOrderByID, r.ID); err != nil {
+					return err
+				}
+				if !first {
+					decided = orders.Errorf(orders.ECONFLICT, "%s already approved order %s; it waits for %s", approver, number, quoteAll(waiting))
+				}
+				return nil
+			}
+		}
 		if o, err = s.transition(ctx, tx, r, t, at); err != nil {
 			return err
 		}
@@ -129,6 +185,34 @@ func (s *Store) Decide(ctx context.Context, number, approver string, t orders.Tr
 		return orders.Order{}, fail("decide on order "+number, err)
 	}
 	return o, decided
+}
+
+// recordApproval records, inside tx, that approver approved the order at
+// at, unless they had already (first is then false), and returns the rules
+// of the order still waiting for an approval, read after the write so that
+// an approval committed meanwhile by another approver counts.
+func recordApproval(ctx context.Context, tx *txn, orderID int64, approver string, at time.Time) (waiting []string, first bool, err error) {
+	// 0 means "not approved": an approval at the epoch itself is stored a
+	// microsecond later.
+	first, err = affected(tx.ExecContext(ctx, tx.Rebind(qRecordApproval), max(micros(at), 1), orderID, approver))
+	if err != nil {
+		return nil, false, err
+	}
+	var rows []approverRow
+	if err := tx.sel(ctx, &rows, qApproversOfOrder, orderID); err != nil {
+		return nil, false, err
+	}
+	sortApprovers(rows)
+	return waitingRules(rows), first, nil
+}
+
+// quoteAll lists names for a message: "a", "b".
+func quoteAll(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = fmt.Sprintf("%q", n)
+	}
+	return strings.Join(q, ", ")
 }
 
 // alreadyDecided is the ECONFLICT error for a decision on o, which no

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -260,16 +262,61 @@ func TestPlaceIgnoresCallerApprovals(t *testing.T) {
 	wantCode(t, err, orders.EINVALID)
 }
 
+// mustDecide records a decision through svc and fails the test on any error.
+func mustDecide(t testing.TB, svc *orders.Service, number, approver string, approve bool, note string) orders.Order {
+	t.Helper()
+	o, err := svc.Decide(context.Background(), number, approver, approve, note)
+	if err != nil {
+		t.Fatalf("Decide(%s, %s, approve %t): %v", number, approver, approve, err)
+	}
+	return o
+}
+
+// approvedBy returns wantApprovals with the given approvers' approvals
+// recorded.
+func approvedBy(approvers ...string) []orders.Approval {
+	as := slices.Clone(wantApprovals)
+	for i := range as {
+		as[i].Approved = slices.Contains(approvers, as[i].Approver)
+	}
+	return as
+}
+
+// An order matching two rules waits for an approval of each: the
+// manager's alone is recorded and changes nothing else; one office
+// manager's then lets the order ship.
 func TestDecideApprove(t *testing.T) {
 	s, svc, placed := mustPlaceForApproval(t)
 	ctx := context.Background()
-
-	o, err := svc.Decide(ctx, strings.ToLower(placed.Number), "U-ops1", true, " Enjoy ")
-	if err != nil {
-		t.Fatalf("Decide: %v", err)
+	placement := told(1, placed, placed.History[0])
+	if got := mustClaimAll(t, s, placed.CreatedAt); !reflect.DeepEqual(got, placement) {
+		t.Fatalf("placement's outbox =\n%+v\nwant\n%+v", got, placement)
 	}
-	if o.Status != orders.StatusPendingShipment || !reflect.DeepEqual(o.Approvals, wantApprovals) {
-		t.Errorf("status %s, approvals %+v; want pending_shipment and the approvers kept", o.Status, o.Approvals)
+
+	half := mustDecide(t, svc, placed.Number, "U-boss", true, "Fine by me")
+	if half.Status != orders.StatusPendingApproval || !reflect.DeepEqual(half.Approvals, approvedBy("U-boss")) {
+		t.Errorf("after the manager: status %s, approvals %+v; want pending_approval, U-boss's approval recorded", half.Status, half.Approvals)
+	}
+	if !reflect.DeepEqual(half.History, placed.History) || !half.UpdatedAt.Equal(placed.UpdatedAt) {
+		t.Errorf("after the manager: history %+v, updated %v; want both unchanged", half.History, half.UpdatedAt)
+	}
+	if got := mustOrder(t, svc, placed.Number); !reflect.DeepEqual(got, half) {
+		t.Errorf("Order() =\n%+v\nwant what Decide returned\n%+v", got, half)
+	}
+	if n := mustCount(t, s, "outbox"); n != len(placement) {
+		t.Errorf("outbox rows = %d, want %d: nobody is told of half an approval", n, len(placement))
+	}
+	waiting, err := svc.Orders(ctx, orders.Filter{Status: orders.StatusPendingApproval})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(waiting) != 1 || !reflect.DeepEqual(waiting[0].Approvals, approvedBy("U-boss")) {
+		t.Errorf("orders waiting for approval = %+v, want the order with U-boss's approval", waiting)
+	}
+
+	o := mustDecide(t, svc, strings.ToLower(placed.Number), "U-ops1", true, " Enjoy ")
+	if o.Status != orders.StatusPendingShipment || !reflect.DeepEqual(o.Approvals, approvedBy("U-boss", "U-ops1")) {
+		t.Errorf("status %s, approvals %+v; want pending_shipment and the approvers kept, two approved", o.Status, o.Approvals)
 	}
 	wantHistory := []orders.Change{
 		placed.History[0],
@@ -285,9 +332,77 @@ func TestDecideApprove(t *testing.T) {
 		t.Errorf("stock = %d, want 999: still reserved", got)
 	}
 	// Ann and every approver, U-ops1 included, are told of the approval.
-	want := append(told(1, placed, placed.History[0]), told(5, o, o.History[1])...)
+	if got, want := mustClaimAll(t, s, o.UpdatedAt), told(5, o, o.History[1]); !reflect.DeepEqual(got, want) {
+		t.Errorf("outbox =\n%+v\nwant the decision's\n%+v", got, want)
+	}
+}
+
+// Approving again while the order waits for another rule is a conflict
+// that names the rule and writes nothing; another approver of a rule
+// already approved may still approve, which changes nothing either.
+func TestDecideApproveAgainWhileWaiting(t *testing.T) {
+	s, svc, placed := mustPlaceForApproval(t)
+	ctx := context.Background()
+	half := mustDecide(t, svc, placed.Number, "U-boss", true, "")
+
+	o, err := svc.Decide(ctx, placed.Number, "U-boss", true, "Really")
+	wantCode(t, err, orders.ECONFLICT)
+	want := fmt.Sprintf(`U-boss already approved order %s; it waits for "snacks"`, placed.Number)
+	if got := orders.ErrorMessage(err); got != want {
+		t.Errorf("message = %q, want %q", got, want)
+	}
+	if !reflect.DeepEqual(o, half) {
+		t.Errorf("order returned =\n%+v\nwant it as the first approval left it\n%+v", o, half)
+	}
+	at := mustGet[int64](t, s, "SELECT approved_at FROM order_approvers WHERE approver = 'U-boss'")
+	if want := micros(half.UpdatedAt); at == 0 || at < want {
+		t.Errorf("U-boss's approved_at = %d, want the first approval's time, after placement (%d)", at, want)
+	}
+
+	// The office managers' rule, approved by one, then by the other: the
+	// order waits for the manager's rule still.
+	other := mustPlace(t, svc, approvalDraft("k2"))
+	mustDecide(t, svc, other.Number, "U-ops1", true, "")
+	both := mustDecide(t, svc, other.Number, "U-ops2", true, "")
+	if both.Status != orders.StatusPendingApproval || !reflect.DeepEqual(both.Approvals, approvedBy("U-ops1", "U-ops2")) {
+		t.Errorf("after both office managers: status %s, approvals %+v; want pending_approval, both recorded", both.Status, both.Approvals)
+	}
+	_, err = svc.Decide(ctx, other.Number, "U-ops1", true, "")
+	wantCode(t, err, orders.ECONFLICT)
+	if got, want := orders.ErrorMessage(err), fmt.Sprintf(`U-ops1 already approved order %s; it waits for "over ¥100"`, other.Number); got != want {
+		t.Errorf("message = %q, want %q", got, want)
+	}
+	if n := mustCount(t, s, "outbox"); n != 2*4 {
+		t.Errorf("outbox rows = %d, want 8: the placements only", n)
+	}
+}
+
+// A rejection after an approval rejects the order at once.
+func TestDecideRejectAfterApproval(t *testing.T) {
+	s, svc, placed := mustPlaceForApproval(t)
+	mustDecide(t, svc, placed.Number, "U-boss", true, "")
+
+	o := mustDecide(t, svc, placed.Number, "U-ops2", false, "No snacks this month")
+	last := lastChange(o)
+	if o.Status != orders.StatusRejected || last.Actor != "approver:U-ops2" || len(o.History) != 2 {
+		t.Errorf("status %s, history %+v; want rejected by U-ops2, the one decision", o.Status, o.History)
+	}
+	if !reflect.DeepEqual(o.Approvals, approvedBy("U-boss")) {
+		t.Errorf("approvals = %+v, want U-boss's approval kept", o.Approvals)
+	}
+	if got := mustStock(t, s, "gift-100"); got != 1000 {
+		t.Errorf("stock = %d, want 1000: released", got)
+	}
+	want := append(told(1, placed, placed.History[0]), told(5, o, last)...)
 	if got := mustClaimAll(t, s, o.UpdatedAt); !reflect.DeepEqual(got, want) {
-		t.Errorf("outbox =\n%+v\nwant the placement's and then the decision's\n%+v", got, want)
+		t.Errorf("outbox =\n%+v\nwant the placement's and then the rejection's\n%+v", got, want)
+	}
+
+	// The manager, having approved, may also reject.
+	other := mustPlace(t, svc, approvalDraft("k2"))
+	mustDecide(t, svc, other.Number, "U-boss", true, "")
+	if o := mustDecide(t, svc, other.Number, "U-boss", false, "Changed my mind"); o.Status != orders.StatusRejected {
+		t.Errorf("manager's rejection after approving: status %s, want rejected", o.Status)
 	}
 }
 
@@ -380,15 +495,13 @@ func TestDecideByNonApprover(t *testing.T) {
 func TestDecideTwice(t *testing.T) {
 	s, svc, placed := mustPlaceForApproval(t)
 	ctx := context.Background()
-	approved, err := svc.Decide(ctx, placed.Number, "U-ops1", true, "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	mustDecide(t, svc, placed.Number, "U-ops2", true, "")
+	approved := mustDecide(t, svc, placed.Number, "U-boss", true, "")
 
 	for _, approve := range []bool{false, true} {
-		o, err := svc.Decide(ctx, placed.Number, "U-boss", approve, "Too expensive")
+		o, err := svc.Decide(ctx, placed.Number, "U-ops1", approve, "Too expensive")
 		wantCode(t, err, orders.ECONFLICT)
-		want := fmt.Sprintf("order %s was already decided by U-ops1; it is pending_shipment", placed.Number)
+		want := fmt.Sprintf("order %s was already decided by U-boss; it is pending_shipment", placed.Number)
 		if got := orders.ErrorMessage(err); got != want {
 			t.Errorf("message = %q, want %q", got, want)
 		}
@@ -406,9 +519,9 @@ func TestDecideTwice(t *testing.T) {
 	}
 }
 
-// Two approvers, in two processes, decide at once: one approves, the other
-// rejects. For every order exactly one of them wins, and the other is told
-// who did.
+// Two approvers, in two processes, decide at once on an order the manager
+// has approved: one approves for the other rule, the other rejects. For
+// every order exactly one of them wins, and the other is told who did.
 func TestDecideConcurrently(t *testing.T) {
 	one, two := mustTwoProcesses(t)
 	svcs := []*orders.Service{mustCompanyService(t, one), mustCompanyService(t, two)}
@@ -418,7 +531,8 @@ func TestDecideConcurrently(t *testing.T) {
 	approvedCount := 0
 	for i := range n {
 		placed := mustPlace(t, svcs[0], approvalDraft(fmt.Sprintf("k%d", i)))
-		deciders := []string{"U-ops1", "U-boss"}
+		mustDecide(t, svcs[0], placed.Number, "U-boss", true, "")
+		deciders := []string{"U-ops1", "U-ops2"}
 		winner, results := mustRace(t, func(j int) (orders.Order, error) {
 			return svcs[j].Decide(ctx, placed.Number, deciders[j], j == 0, "decided by "+deciders[j])
 		})
@@ -440,6 +554,91 @@ func TestDecideConcurrently(t *testing.T) {
 	// three approvers.
 	if got := mustCount(t, two, "outbox"); got != 2*4*n {
 		t.Errorf("outbox rows = %d, want %d", got, 2*4*n)
+	}
+}
+
+// The approvers of the two rules, in two processes, approve at once: both
+// approvals are recorded, and the order moves on exactly once, by
+// whichever came second, with one set of notifications.
+func TestApproveBothRulesConcurrently(t *testing.T) {
+	one, two := mustTwoProcesses(t)
+	svcs := []*orders.Service{mustDeskService(t, one), mustDeskService(t, two)}
+	ctx := context.Background()
+
+	const n = 20
+	for i := range n {
+		placed := mustPlace(t, svcs[0], approvalDraft(fmt.Sprintf("k%d", i)))
+		approvers := []string{"U-boss", "U-ops1"}
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		var results [2]orders.Order
+		var errs [2]error
+		for j := range 2 {
+			wg.Go(func() {
+				<-start
+				results[j], errs[j] = svcs[j].Decide(ctx, placed.Number, approvers[j], true, "")
+			})
+		}
+		close(start)
+		wg.Wait()
+		if errs[0] != nil || errs[1] != nil {
+			t.Fatalf("order %d: errors %v and %v; want both approvals recorded", i, errs[0], errs[1])
+		}
+		final := mustOrder(t, svcs[1], placed.Number)
+		shipped := 0
+		for j, r := range results {
+			switch r.Status {
+			case orders.StatusPendingShipment:
+				shipped++
+				if !reflect.DeepEqual(r, final) || final.History[1].Actor != "approver:"+approvers[j] {
+					t.Errorf("order %d: %s's result %+v, stored %+v", i, approvers[j], r, final)
+				}
+			case orders.StatusPendingApproval:
+			default:
+				t.Errorf("order %d: %s saw %s", i, approvers[j], r.Status)
+			}
+		}
+		if shipped != 1 || final.Status != orders.StatusPendingShipment || len(final.History) != 2 ||
+			!reflect.DeepEqual(final.Approvals, approvedBy("U-boss", "U-ops1")) {
+			t.Errorf("order %d: %d approvals saw it ship; stored %s, history %+v, approvals %+v; want one transition, both approvals",
+				i, shipped, final.Status, final.History, final.Approvals)
+		}
+	}
+	// Per order, the placement told to Ann and three approvers, and the
+	// approval to Ann, the desk and three approvers.
+	if got, want := mustCount(t, two, "outbox"), (4+5)*n; got != want {
+		t.Errorf("outbox rows = %d, want %d", got, want)
+	}
+	if got := mustCountRole(t, two, orders.RoleFulfilment); got != n {
+		t.Errorf("desk rows = %d, want %d: one per order", got, n)
+	}
+}
+
+// A database from before approvals were recorded keeps its orders waiting,
+// none of their approvers having approved, and then waits for an approval
+// per rule.
+func TestMigrateAddsApprovedAt(t *testing.T) {
+	s := mustOpenMigratedBefore(t, "0008_approval_decisions.sql")
+	mustExecOldOrder(t, s, `INSERT INTO orders (id, number, checkout_key, customer_channel, customer_chat, customer_user, customer_lang,
+			status, total, currency, address, contact_name, phone, payment, cost_centre, reason, created_at, updated_at, fulfilment_chat, reminded_at)
+		VALUES (1, 'OB-2345678', 'old', 'slack', 'D-ann', 'U-ann', 'en', 'pending_approval', 1200, 'CNY',
+			'Office 3', 'Ann', '+8613800000000', 'company', 'CC-7', '', 1, 1, '', 0)`)
+	mustExec(t, s, `INSERT INTO order_approvers (order_id, approver, rule) VALUES
+		(1, 'U-boss', 'over ¥100'), (1, 'U-ops1', 'snacks'), (1, 'U-ops2', 'snacks')`)
+
+	if err := s.Migrate(context.Background()); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	svc := mustCompanyService(t, s)
+	if old := mustOrder(t, svc, "OB-2345678"); !reflect.DeepEqual(old.Approvals, approvedBy()) {
+		t.Errorf("old order's approvals = %+v, want none approved", old.Approvals)
+	}
+	if o := mustDecide(t, svc, "OB-2345678", "U-ops2", true, ""); o.Status != orders.StatusPendingApproval {
+		t.Errorf("after one rule's approval: %s, want pending_approval", o.Status)
+	}
+	o := mustDecide(t, svc, "OB-2345678", "U-boss", true, "")
+	if o.Status != orders.StatusPendingShipment || !reflect.DeepEqual(o.Approvals, approvedBy("U-boss", "U-ops2")) {
+		t.Errorf("after both rules' approvals: %s, approvals %+v; want pending_shipment", o.Status, o.Approvals)
 	}
 }
 

@@ -95,8 +95,9 @@ func TestPlaceCompanyOrderTellsTheDesk(t *testing.T) {
 	}
 }
 
-// A company order that needs approval reaches the desk when approved, and
-// never when rejected.
+// A company order that needs approval reaches the desk when approved for
+// every rule, and never when rejected. The manager's approval, for one of
+// its two rules, tells nobody.
 func TestDeskLearnsOfApprovedOrdersOnly(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -113,6 +114,11 @@ func TestDeskLearnsOfApprovedOrdersOnly(t *testing.T) {
 			placed := mustPlace(t, svc, approvalDraft("k1"))
 			if got := mustClaimAll(t, s, placed.CreatedAt); !reflect.DeepEqual(got, told(1, placed, placed.History[0])) {
 				t.Errorf("placement's outbox =\n%+v\nwant Ann and her approvers only, not the desk", got)
+			}
+
+			mustDecide(t, svc, placed.Number, "U-boss", true, "")
+			if n := mustCount(t, s, "outbox"); n != 4 {
+				t.Errorf("outbox rows after the manager's approval = %d, want 4: the placement's only", n)
 			}
 
 			o, err := svc.Decide(context.Background(), placed.Number, "U-ops1", tt.approve, tt.note)
@@ -170,8 +176,9 @@ func TestNoDeskNoAnnouncement(t *testing.T) {
 		})
 	}
 	approved := mustPlace(t, withoutDesk, approvalDraft("big"))
-	if _, err := withoutDesk.Decide(ctx, approved.Number, "U-boss", true, ""); err != nil {
-		t.Fatalf("Decide: %v", err)
+	mustDecide(t, withoutDesk, approved.Number, "U-boss", true, "")
+	if o := mustDecide(t, withoutDesk, approved.Number, "U-ops1", true, ""); o.Status != orders.StatusPendingShipment {
+		t.Fatalf("approved order is %s, want pending_shipment", o.Status)
 	}
 	if n := mustCountRole(t, s, orders.RoleFulfilment); n != 0 {
 		t.Errorf("%d fulfilment notifications, want none", n)

@@ -60,6 +60,8 @@ type approverRow struct {
 	OrderID  int64  `db:"order_id"`
 	Approver string `db:"approver"`
 	Rule     string `db:"rule"`
+	// ApprovedAt is when the approver approved the order; 0 while they have not.
+	ApprovedAt int64 `db:"approved_at"`
 }
 
 const (
@@ -152,7 +154,7 @@ func (r orderRow) order(lines []lineRow, history []changeRow, approvers []approv
 		})
 	}
 	for _, a := range approvers {
-		o.Approvals = append(o.Approvals, orders.Approval{Approver: a.Approver, Rule: a.Rule})
+		o.Approvals = append(o.Approvals, a.approval())
 	}
 	for _, h := range history {
 		o.History = append(o.History, orders.Change{

@@ -9,14 +9,21 @@ import (
 	"orderbot/orders"
 )
 
+// stillWaiting is the condition on an approver a of an order that a
+// reminder is for them: they have not approved, and neither has anyone
+// else for their rule.
+const stillWaiting = `a.approved_at = 0 AND NOT EXISTS (SELECT 1 FROM order_approvers b
+	WHERE b.order_id = a.order_id AND b.rule = a.rule AND b.approved_at <> 0)`
+
 const (
 	// qDueReminders lists orders waiting for approval, oldest first; an
-	// order without approvers has nobody to remind.
+	// order without approvers still waiting has nobody to remind.
 	qDueReminders = `SELECT id, number, reminded_at FROM orders
 		WHERE status = ? AND created_at < ? AND (reminded_at = 0 OR reminded_at < ?)
-			AND EXISTS (SELECT 1 FROM order_approvers a WHERE a.order_id = orders.id)
+			AND EXISTS (SELECT 1 FROM order_approvers a WHERE a.order_id = orders.id AND ` + stillWaiting + `)
 		ORDER BY id LIMIT ?`
-	qApproversOfOrder = "SELECT order_id, approver, rule FROM order_approvers WHERE order_id = ?"
+	// qApproversToRemind reads the approvers of an order a reminder is for.
+	qApproversToRemind = "SELECT order_id, approver, rule, approved_at FROM order_approvers a WHERE a.order_id = ? AND " + stillWaiting
 	// qSetReminded is a compare-and-set: no row means the order was decided,
 	// or reminded by someone else, since its reminder was listed.
 	qSetReminded = `UPDATE orders SET reminded_at = ? WHERE id = ? AND status = ? AND reminded_at = ?
@@ -49,7 +56,8 @@ func (s *Store) DueReminders(ctx context.Context, placedBefore, remindedBefore t
 }
 
 // Remind implements orders.Store in one write transaction: the approvers
-// are read, reminded_at moves from r.RemindedAt to at only if the order
+// still waited for are read (not those who approved, nor the other
+// approvers of a rule one of them approved for), reminded_at moves from r.RemindedAt to at only if the order
 // still waits for approval and holds r.RemindedAt, and then each approver
 // gets an outbox row, in the order Order.Approvals lists them. Of two
 // processes reminding the same order at once, the second finds reminded_at
@@ -67,7 +75,7 @@ func (s *Store) Remind(ctx context.Context, r orders.Reminder, at time.Time) (bo
 	var reminded bool
 	err := s.write(ctx, func(tx *txn) error {
 		var approvers []approverRow
-		if err := tx.sel(ctx, &approvers, qApproversOfOrder, r.OrderID); err != nil {
+		if err := tx.sel(ctx, &approvers, qApproversToRemind, r.OrderID); err != nil {
 			return err
 		}
 		if len(approvers) == 0 {
@@ -87,7 +95,7 @@ func (s *Store) Remind(ctx context.Context, r orders.Reminder, at time.Time) (bo
 		sortApprovers(approvers)
 		as := make([]orders.Approval, len(approvers))
 		for i, a := range approvers {
-			as[i] = orders.Approval{Approver: a.Approver, Rule: a.Rule}
+			as[i] = a.approval()
 		}
 		waiting := string(orders.StatusPendingApproval)
 		n := notificationRow{OrderNumber: o.Number, Channel: o.Channel, From: waiting, To: waiting,

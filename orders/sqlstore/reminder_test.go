@@ -139,9 +139,8 @@ func TestRemindApproversOnlyWaitingOrders(t *testing.T) {
 	// database or a hand-made change might.
 	noApprovers := mustPlace(t, svc, companyDraft("no-approvers", line("tea-black", 1, 1500)))
 	mustForceStatus(t, s, noApprovers.Number, orders.StatusPendingApproval)
-	if _, err := svc.Decide(ctx, approved.Number, "U-boss", true, ""); err != nil {
-		t.Fatal(err)
-	}
+	mustDecide(t, svc, approved.Number, "U-boss", true, "")
+	mustDecide(t, svc, approved.Number, "U-ops2", true, "")
 	if _, err := svc.Decide(ctx, rejected.Number, "U-ops1", false, "Not now"); err != nil {
 		t.Fatal(err)
 	}
@@ -158,6 +157,48 @@ func TestRemindApproversOnlyWaitingOrders(t *testing.T) {
 		if got := mustRemindedAt(t, s, o.Number); got != 0 {
 			t.Errorf("order %s (%s): reminded_at = %d, want 0", o.Number, o.CheckoutKey, got)
 		}
+	}
+}
+
+// Only the approvers still waited for are reminded: not one who approved,
+// nor the other approvers of a rule someone approved. An order whose
+// approvers all approved is not reminded at all.
+func TestRemindSkipsApproved(t *testing.T) {
+	tests := []struct {
+		name     string
+		approved []string
+		want     []string // approvers reminded
+	}{
+		{name: "nobody approved", want: []string{"U-boss", "U-ops1", "U-ops2"}},
+		{name: "the manager approved", approved: []string{"U-boss"}, want: []string{"U-ops1", "U-ops2"}},
+		{name: "an office manager approved", approved: []string{"U-ops2"}, want: []string{"U-boss"}},
+		{name: "both office managers approved", approved: []string{"U-ops1", "U-ops2"}, want: []string{"U-boss"}},
+		{name: "every rule approved", approved: []string{"U-ops1", "U-boss"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, svc, clock := mustReminderStore(t)
+			placed := mustPlace(t, svc, approvalDraft("k1"))
+			for _, a := range tt.approved {
+				mustDecide(t, svc, placed.Number, a, true, "")
+			}
+			mustDeliverAll(t, s)
+
+			clock.t = clock.t.Add(2 * time.Hour)
+			n := mustRemind(t, svc)
+			var got []string
+			for _, r := range mustDeliverAll(t, s) {
+				if r.Note == orders.ReminderNote {
+					got = append(got, r.Customer.User)
+				}
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("reminded %v, want %v", got, tt.want)
+			}
+			if wantN := min(len(tt.want), 1); n != wantN {
+				t.Errorf("reminded %d orders, want %d", n, wantN)
+			}
+		})
 	}
 }
 
@@ -221,7 +262,7 @@ func TestRemindLosesToWhatHappenedMeanwhile(t *testing.T) {
 		t.Errorf("reminded_at = %d, want %d, the first reminder's", got, first)
 	}
 
-	if _, err := svc.Decide(ctx, decided.Number, "U-boss", true, ""); err != nil {
+	if _, err := svc.Decide(ctx, decided.Number, "U-boss", false, "Not now"); err != nil {
 		t.Fatal(err)
 	}
 	if ok, err := s.Remind(ctx, due[1], clock.Now()); ok || err != nil {
