@@ -24,12 +24,19 @@ func (st *step) decideOrder(ctx context.Context) error {
 	o, err := st.e.svc.Decide(ctx, d.number, s.Key.User, d.approve, d.note)
 	switch orders.ErrorCode(err) {
 	case "":
-		if d.approve {
-			st.notice("you_approved", o.Number)
-		} else {
+		switch {
+		case !d.approve:
 			st.notice("you_rejected", o.Number)
+		case o.Status == orders.StatusPendingApproval:
+			st.notice("you_approved_waiting", o.Number, strings.Join(waitingRules(o), ", "))
+		default:
+			st.notice("you_approved", o.Number)
 		}
 	case orders.ECONFLICT:
+		if o.Status == orders.StatusPendingApproval {
+			st.notice("you_approved_waiting", o.Number, strings.Join(waitingRules(o), ", "))
+			break
+		}
 		st.notice("already_decided", o.Number, st.t("status_"+string(o.Status)), decider(o))
 	case orders.ENOTFOUND:
 		st.notice("order_not_found", d.number)
@@ -44,6 +51,25 @@ func (st *step) decideOrder(ctx context.Context) error {
 	}
 	// Otherwise the notice is the whole answer: the step on screen stays.
 	return nil
+}
+
+// waitingRules are the rules of an order no approver has approved yet.
+func waitingRules(o orders.Order) []string {
+	approved := map[string]bool{}
+	for _, a := range o.Approvals {
+		if a.Approved {
+			approved[a.Rule] = true
+		}
+	}
+	var rules []string
+	seen := map[string]bool{}
+	for _, a := range o.Approvals {
+		if !approved[a.Rule] && !seen[a.Rule] {
+			seen[a.Rule] = true
+			rules = append(rules, a.Rule)
+		}
+	}
+	return rules
 }
 
 // decider is who decided an order that waited for approval, from its
@@ -71,7 +97,16 @@ func (e *Engine) approvalCard(o orders.Order, approver, lang string) Reply {
 	}
 	b.WriteString("\n\n" + view.orderText(o))
 	r := Reply{Card: o.Number + "/approval/" + approver}
+	mine := false
+	for _, a := range o.Approvals {
+		mine = mine || (a.Approver == approver && a.Approved)
+	}
 	switch {
+	case o.Status == orders.StatusPendingApproval && mine:
+		// Approved by this approver; other rules still wait. Reject stays
+		// possible until the order is decided.
+		b.WriteString("\n\n" + T(lang, "approval_yours", strings.Join(waitingRules(o), ", ")))
+		r.Buttons = [][]Button{{{T(lang, "btn_reject"), GlobalAction(cmdReject, o.Number)}}}
 	case o.Status == orders.StatusPendingApproval:
 		r.Buttons = [][]Button{{
 			{T(lang, "btn_approve"), GlobalAction(cmdApprove, o.Number)},

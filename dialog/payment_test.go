@@ -339,3 +339,41 @@ func TestApproverDecides(t *testing.T) {
 		})
 	}
 }
+
+// An order two rules sent for approval waits for both: the first approval
+// says what it still waits for, the second completes it.
+func TestTwoRulesNeedTwoApprovals(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t, "en", withCompany)
+	h.svc.SetApprovalRules(&orders.ApprovalRules{
+		Managers: map[string]string{"alice": "bob"},
+		Groups:   map[string][]string{"office": {"carol"}},
+		Rules: []orders.ApprovalRule{
+			{Name: "Every order", Approvers: []string{orders.ApproverManager}},
+			{Name: "Office supplies", Approvers: []string{orders.ApproverGroupPrefix + "office"}},
+		},
+	})
+	h.fillCart()
+	h.press("Check out")
+	h.say("12F, 88 Century Avenue")
+	h.say("Li Lei")
+	h.say("+8613800138000")
+	h.press("Company account")
+	h.say("R&D-42")
+	h.press("Skip")
+	h.press("Confirm order")
+	o := h.orders()[0]
+	action := "g:approve:" + o.Number
+	h.key = dialog.Key{Channel: "console", Chat: "bob", User: "bob"}
+	h.send(dialog.Inbound{Action: action})
+	h.expect("still waits for: Office supplies")
+	if got, _ := h.svc.Order(ctx, o.Number); got.Status != orders.StatusPendingApproval {
+		t.Fatalf("one approval of two moved the order to %s", got.Status)
+	}
+	h.key = dialog.Key{Channel: "console", Chat: "carol", User: "carol"}
+	h.send(dialog.Inbound{Action: action})
+	h.expect("You approved order " + o.Number)
+	if got, _ := h.svc.Order(ctx, o.Number); got.Status != orders.StatusPendingShipment {
+		t.Fatalf("both approvals left the order %s", got.Status)
+	}
+}

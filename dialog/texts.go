@@ -203,6 +203,8 @@ var texts = map[string]msg{
 	"form_unavailable":        {"Ordering by form is for the company account, which this conversation does not offer.", "表单下单仅适用于公司账户，此对话不支持。"},
 	"approval_reminder":       {"Reminder: order %s has been waiting for your approval since %s.", "提醒：订单 %s 自 %s 起等待您的审批。"},
 	"approval_unavailable":    {"This order cannot be sent for approval: no approver is configured for you. Please ask the office manager.", "无法提交审批：尚未为您配置审批人。请联系行政负责人。"},
+	"you_approved_waiting":    {"You approved order %s; it still waits for: %s.", "您已批准订单 %s，仍在等待：%s。"},
+	"approval_yours":          {"✅ You approved; still waiting for: %s", "✅ 您已批准；仍在等待：%s"},
 	"not_approver":            {"You are not an approver of order %s.", "您不是订单 %s 的审批人。"},
 	"notify_approved":         {"Your order %s was approved and is being prepared.", "您的订单 %s 已通过审批，正在备货。"},
 	"notify_expired":          {"Your order %s was cancelled because it was not paid in time. Its items are back on sale.", "您的订单 %s 因未按时付款已取消，商品已重新上架。"},
