@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -100,7 +101,14 @@ type Engine struct {
 	mu    sync.Mutex
 	cat   *orders.Catalog
 	catAt time.Time
+
+	locale atomic.Pointer[func(ctx context.Context, key Key) string]
 }
+
+// SetLocale gives the engine a way to learn a user's locale from their
+// channel (Slack's users.info), for notifications to someone who has not
+// talked to the bot in that conversation yet: an approver, a desk.
+func (e *Engine) SetLocale(f func(ctx context.Context, key Key) string) { e.locale.Store(&f) }
 
 // New returns an engine over the order service and the session store.
 func New(svc OrderService, store Store, cfg Config) *Engine {

@@ -377,3 +377,36 @@ func TestTwoRulesNeedTwoApprovals(t *testing.T) {
 		t.Fatalf("both approvals left the order %s", got.Status)
 	}
 }
+
+// An approver who never wrote to the bot gets their request in the
+// language their channel knows for them.
+func TestApprovalRequestInApproversLanguage(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t, "en", withCompany)
+	h.svc.SetApprovalRules(&orders.ApprovalRules{
+		Managers: map[string]string{"alice": "bob"},
+		Rules:    []orders.ApprovalRule{{Name: "Every order", Approvers: []string{orders.ApproverManager}}},
+	})
+	h.eng.SetLocale(func(_ context.Context, k dialog.Key) string {
+		if k.User == "bob" {
+			return "zh-CN"
+		}
+		return ""
+	})
+	h.fillCart()
+	h.press("Check out")
+	h.say("12F, 88 Century Avenue")
+	h.say("Li Lei")
+	h.say("+8613800138000")
+	h.press("Company account")
+	h.say("R&D-42")
+	h.press("Skip")
+	h.press("Confirm order")
+	o := h.orders()[0]
+	n := orders.Notification{OrderNumber: o.Number, To: orders.StatusPendingApproval, Actor: orders.ActorCustomer,
+		Role: orders.RoleApprover, Customer: orders.Customer{Channel: "console", Chat: "bob", User: "bob"}}
+	cards, err := h.eng.RenderNotification(ctx, n)
+	if err != nil || len(cards) != 1 || !strings.Contains(cards[0].Text, "审批请求") || !strings.Contains(cards[0].Buttons[0][0].Label, "批准") {
+		t.Fatalf("request for a Chinese approver = %+v, %v", cards, err)
+	}
+}

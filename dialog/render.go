@@ -519,6 +519,10 @@ func (e *Engine) RenderNotification(ctx context.Context, n orders.Notification) 
 		return nil, err
 	} else if found && s.Lang != "" {
 		lang = s.Lang
+	} else if f := e.locale.Load(); n.Customer.Lang == "" && f != nil {
+		if l := (*f)(ctx, key); l != "" {
+			lang = NormalizeLang(l)
+		}
 	}
 	var replies []Reply
 	o, err := e.svc.Order(ctx, n.OrderNumber)

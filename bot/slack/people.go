@@ -33,6 +33,10 @@ type people struct {
 	dms map[string]string // user id → the direct message's channel id
 }
 
+// Locale is a user's Slack locale ("zh-CN"), looked up once an hour; "" when
+// unknown.
+func (b *Bot) Locale(ctx context.Context, user string) string { return b.person(ctx, user).Locale }
+
 // rememberDM records a user's direct message with the app.
 func (p *people) rememberDM(user, channel string) {
 	p.mu.Lock()

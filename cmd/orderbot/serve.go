@@ -119,6 +119,12 @@ func runServe(ctx context.Context, cfg *Config, logger *slog.Logger, args []stri
 			return fmt.Errorf("slack: %w", err)
 		}
 		senders[slack.Channel] = sb
+		engine.SetLocale(func(ctx context.Context, k dialog.Key) string {
+			if k.Channel != slack.Channel || k.User == "" {
+				return ""
+			}
+			return sb.Locale(ctx, k.User)
+		})
 		if env("SLACK_SIGNING_SECRET") != "" {
 			mux.Handle("POST /slack/events", sb.EventsHandler())
 			mux.Handle("POST /slack/interactivity", sb.InteractivityHandler())
