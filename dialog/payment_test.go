@@ -353,16 +353,7 @@ func TestTwoRulesNeedTwoApprovals(t *testing.T) {
 			{Name: "Office supplies", Approvers: []string{orders.ApproverGroupPrefix + "office"}},
 		},
 	})
-	h.fillCart()
-	h.press("Check out")
-	h.say("12F, 88 Century Avenue")
-	h.say("Li Lei")
-	h.say("+8613800138000")
-	h.press("Company account")
-	h.say("R&D-42")
-	h.press("Skip")
-	h.press("Confirm order")
-	o := h.orders()[0]
+	o := h.orderOnCompanyAccount()
 	action := "g:approve:" + o.Number
 	h.key = dialog.Key{Channel: "console", Chat: "bob", User: "bob"}
 	h.send(dialog.Inbound{Action: action})
@@ -393,6 +384,19 @@ func TestApprovalRequestInApproversLanguage(t *testing.T) {
 		}
 		return ""
 	})
+	o := h.orderOnCompanyAccount()
+	n := orders.Notification{OrderNumber: o.Number, To: orders.StatusPendingApproval, Actor: orders.ActorCustomer,
+		Role: orders.RoleApprover, Customer: orders.Customer{Channel: "console", Chat: "bob", User: "bob"}}
+	cards, err := h.eng.RenderNotification(ctx, n)
+	if err != nil || len(cards) != 1 || !strings.Contains(cards[0].Text, "审批请求") || !strings.Contains(cards[0].Buttons[0][0].Label, "批准") {
+		t.Fatalf("request for a Chinese approver = %+v, %v", cards, err)
+	}
+}
+
+// orderOnCompanyAccount places, in English, an order of the test cart on
+// the company account and returns it.
+func (h *harness) orderOnCompanyAccount() orders.Order {
+	h.t.Helper()
 	h.fillCart()
 	h.press("Check out")
 	h.say("12F, 88 Century Avenue")
@@ -402,11 +406,5 @@ func TestApprovalRequestInApproversLanguage(t *testing.T) {
 	h.say("R&D-42")
 	h.press("Skip")
 	h.press("Confirm order")
-	o := h.orders()[0]
-	n := orders.Notification{OrderNumber: o.Number, To: orders.StatusPendingApproval, Actor: orders.ActorCustomer,
-		Role: orders.RoleApprover, Customer: orders.Customer{Channel: "console", Chat: "bob", User: "bob"}}
-	cards, err := h.eng.RenderNotification(ctx, n)
-	if err != nil || len(cards) != 1 || !strings.Contains(cards[0].Text, "审批请求") || !strings.Contains(cards[0].Buttons[0][0].Label, "批准") {
-		t.Fatalf("request for a Chinese approver = %+v, %v", cards, err)
-	}
+	return h.orders()[0]
 }
