@@ -47,6 +47,14 @@ func (f HandlerFunc) Handle(ctx context.Context, in dialog.Inbound) ([]dialog.Re
 // sending them from here.
 type Deliver func(ctx context.Context, in dialog.Inbound, replies []dialog.Reply, err error)
 
+// Submitter is what a channel needs of the hub: hand it a message with the
+// callback that delivers the replies. *Hub implements it; tests wrap it.
+type Submitter interface {
+	Submit(in dialog.Inbound, deliver Deliver) error
+}
+
+var _ Submitter = (*Hub)(nil)
+
 // Deduper remembers inbound message ids; FirstSeen reports whether id is new
 // and records it. A shared implementation (Redis, SQL) lets several replicas
 // drop each other's duplicates.

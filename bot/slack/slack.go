@@ -100,17 +100,10 @@ type Home interface {
 
 var _ Home = (*dialog.Engine)(nil)
 
-// Submitter is what the bot needs from the hub (*bot.Hub).
-type Submitter interface {
-	Submit(in dialog.Inbound, deliver bot.Deliver) error
-}
-
-var _ Submitter = (*bot.Hub)(nil)
-
 // Bot is the Slack channel. It implements bot.Sender.
 type Bot struct {
 	cfg     Config
-	hub     Submitter
+	hub     bot.Submitter
 	log     *slog.Logger
 	api     *slackapi.Client
 	self    string // the bot's user id
@@ -127,7 +120,7 @@ const startAttempts = 5
 
 // New checks the token with auth.test: a token Slack refuses fails at once,
 // transient errors are retried a few times.
-func New(ctx context.Context, cfg Config, hub Submitter) (*Bot, error) {
+func New(ctx context.Context, cfg Config, hub bot.Submitter) (*Bot, error) {
 	cfg = cfg.withDefaults()
 	switch {
 	case cfg.Token == "":

@@ -106,19 +106,12 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// Submitter is what the bot needs from the hub (*bot.Hub).
-type Submitter interface {
-	Submit(in dialog.Inbound, deliver bot.Deliver) error
-}
-
-var _ Submitter = (*bot.Hub)(nil)
-
 // Bot is the Telegram channel: it receives updates by long polling or
 // webhook, hands them to the hub in order, renders the replies, and sends
 // notifications as a bot.Sender.
 type Bot struct {
 	cfg    Config
-	hub    Submitter
+	hub    bot.Submitter
 	log    *slog.Logger
 	api    *tgbotapi.BotAPI // a template: each call runs on a copy, see do
 	client *http.Client
@@ -148,7 +141,7 @@ const startAttempts = 5
 // New connects to the Bot API and checks the token with getMe. A token the
 // server refuses (401, 404) fails at once; transient errors are retried a
 // few times with back-off, then returned.
-func New(ctx context.Context, cfg Config, hub Submitter) (*Bot, error) {
+func New(ctx context.Context, cfg Config, hub bot.Submitter) (*Bot, error) {
 	cfg = cfg.withDefaults()
 	if cfg.Token == "" {
 		return nil, errors.New("telegram: no bot token")
