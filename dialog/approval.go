@@ -172,11 +172,9 @@ func (e *Engine) fulfilmentCard(o orders.Order, lang string) Reply {
 // their recent orders, each with a button to open it, and the approval
 // requests waiting for them, with their buttons.
 func (e *Engine) Home(ctx context.Context, key Key) ([]Reply, error) {
-	lang := e.cfg.DefaultLang
-	if s, found, err := e.store.Load(ctx, key); err != nil {
+	lang, err := e.langOf(ctx, key, "")
+	if err != nil {
 		return nil, err
-	} else if found && s.Lang != "" {
-		lang = s.Lang
 	}
 	view := &step{e: e, s: &Session{Key: key, Lang: lang}}
 	c := orders.Customer{Channel: key.Channel, Chat: key.Chat, User: key.User}

@@ -243,10 +243,7 @@ func payGrace(ttl time.Duration) time.Duration { return min(2*time.Minute, ttl/4
 // customer: whether the order can still be paid this amount. reason is for
 // the customer, in their language, when it cannot.
 func (e *Engine) PreCheckout(ctx context.Context, key Key, number string, amount orders.Money) (ok bool, reason string, err error) {
-	lang := e.cfg.DefaultLang
-	if s, found, err := e.store.Load(ctx, key); err == nil && found && s.Lang != "" {
-		lang = s.Lang
-	}
+	lang, _ := e.langOf(ctx, key, "") // a refusal in the default language rather than none
 	o, err := e.svc.CheckPayable(ctx, number, amount)
 	switch {
 	case err == nil:

@@ -44,7 +44,7 @@ func (e *Engine) FormOptions(ctx context.Context, key Key, query string) ([]Butt
 	if err != nil {
 		return nil, err
 	}
-	lang := e.langOf(ctx, key)
+	lang, _ := e.langOf(ctx, key, "")
 	q := strings.TrimSpace(query)
 	var out []Button
 	for _, p := range searchProducts(cat, q) {
@@ -80,7 +80,7 @@ func (e *Engine) CheckForm(ctx context.Context, key Key, f *OrderForm) (map[stri
 	if err != nil {
 		return nil, err
 	}
-	lang := e.langOf(ctx, key)
+	lang, _ := e.langOf(ctx, key, "")
 	problems := map[string]string{}
 	v, p, ok := cat.Variant(f.VariantSKU)
 	if !ok || !p.Active {
@@ -124,11 +124,25 @@ func (e *Engine) CheckForm(ctx context.Context, key Key, f *OrderForm) (map[stri
 	return problems, nil
 }
 
-func (e *Engine) langOf(ctx context.Context, key Key) string {
-	if s, found, err := e.store.Load(ctx, key); err == nil && found && s.Lang != "" {
-		return s.Lang
+// langOf is the language to speak to a conversation in outside its own
+// steps (a notification, a form, the Home tab): the one the conversation
+// chose, else the hint (the language an order was placed in), else what
+// the channel knows of the user (SetLocale), else the default. An error
+// reading the session comes with the best language known without it.
+func (e *Engine) langOf(ctx context.Context, key Key, hint string) (string, error) {
+	s, found, err := e.store.Load(ctx, key)
+	switch {
+	case err == nil && found && s.Lang != "":
+		return s.Lang, nil
+	case hint != "":
+		return NormalizeLang(hint), err
 	}
-	return e.cfg.DefaultLang
+	if f := e.locale.Load(); f != nil {
+		if l := (*f)(ctx, key); l != "" {
+			return NormalizeLang(l), err
+		}
+	}
+	return e.cfg.DefaultLang, err
 }
 
 // placeForm places a form's order, charged to the company account, without

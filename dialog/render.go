@@ -514,15 +514,9 @@ func (st *step) renderHelp() Reply {
 // the chat, a payment), gets the card only: the conversation already said so.
 func (e *Engine) RenderNotification(ctx context.Context, n orders.Notification) ([]Reply, error) {
 	key := Key{Channel: n.Customer.Channel, Chat: n.Customer.Chat, User: n.Customer.User}
-	lang := NormalizeLang(n.Customer.Lang)
-	if s, found, err := e.store.Load(ctx, key); err != nil {
+	lang, err := e.langOf(ctx, key, n.Customer.Lang)
+	if err != nil {
 		return nil, err
-	} else if found && s.Lang != "" {
-		lang = s.Lang
-	} else if f := e.locale.Load(); n.Customer.Lang == "" && f != nil {
-		if l := (*f)(ctx, key); l != "" {
-			lang = NormalizeLang(l)
-		}
 	}
 	var replies []Reply
 	o, err := e.svc.Order(ctx, n.OrderNumber)
