@@ -2,6 +2,7 @@ package slack
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"net/url"
@@ -65,57 +66,30 @@ func (b *Bot) Send(ctx context.Context, to dialog.Key, replies []dialog.Reply) e
 	return nil
 }
 
-// putCard shows an order's card: by updating the message that shows it
-// already, or by posting a new one and remembering it. A card already
-// showing this content is left alone without a call.
+// putCard shows an order's card, updated in place as the order changes
+// (see bot.PutCard). Its reference is the channel the card went to (a
+// direct message's id even when it was posted to a user's id) and its ts.
 func (b *Bot) putCard(ctx context.Context, channel string, r dialog.Reply, p retryPolicy) error {
 	msgs := compose([]dialog.Reply{r})
 	if len(msgs) == 0 {
 		return nil
 	}
 	m := msgs[0]
-	sum := cardSum(m)
-	ref, found, err := b.cfg.Cards.CardRef(ctx, Channel, r.Card)
-	if err != nil {
-		return err // a second card could follow: the notification is retried
-	}
-	// The reference names the channel the card went to: a direct
-	// message's id even when it was posted to a user's id.
-	if at, ts, shown, ok := parseCardRef(ref); found && ok {
-		if shown == sum {
-			return nil
-		}
-		err := b.update(ctx, at, ts, m, p)
-		if err == nil || unreachable(err) || transient(err) {
-			if err == nil {
-				b.saveCard(ctx, r.Card, at, ts, sum)
+	return bot.PutCard(ctx, b.cfg.Cards, Channel, r.Card, bot.CardMessage{
+		Sum: cardSum(m),
+		Edit: func(ctx context.Context, ref string) (bool, error) {
+			at, ts, ok := strings.Cut(ref, " ")
+			if !ok {
+				return true, errors.New("malformed card reference")
 			}
-			return err
-		}
-		b.log.Debug("order card cannot be updated; posting a new one", "order", r.Card, "method", "chat.update", "err", err)
-	}
-	at, ts, err := b.post(ctx, channel, m, p)
-	if err != nil {
-		return err
-	}
-	b.saveCard(ctx, r.Card, at, ts, sum)
-	return nil
-}
-
-func (b *Bot) saveCard(ctx context.Context, order, channel, ts, sum string) {
-	if err := b.cfg.Cards.SaveCardRef(ctx, Channel, order, url.PathEscape(channel)+" "+ts+" "+sum); err != nil {
-		b.log.Warn("order card not remembered; the next change posts a new one", "order", order, "err", err)
-	}
-}
-
-// parseCardRef reads "channel ts sum".
-func parseCardRef(ref string) (channel, ts, sum string, ok bool) {
-	parts := strings.Split(ref, " ")
-	if len(parts) != 3 || parts[0] == "" || parts[1] == "" {
-		return "", "", "", false
-	}
-	channel, err := url.PathUnescape(parts[0])
-	return channel, parts[1], parts[2], err == nil
+			err := b.update(ctx, at, ts, m, p)
+			return err != nil && !unreachable(err) && !transient(err), err
+		},
+		Post: func(ctx context.Context) (string, error) {
+			at, ts, err := b.post(ctx, channel, m, p)
+			return at + " " + ts, err
+		},
+	}, b.log)
 }
 
 // cardSum identifies what a card shows.
