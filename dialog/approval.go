@@ -190,17 +190,13 @@ func (e *Engine) Home(ctx context.Context, key Key) ([]Reply, error) {
 		own.Buttons = append(own.Buttons, []Button{{view.t("order_btn", o.Number, view.t("status_"+string(o.Status)), o.Total.String()), GlobalAction(cmdOrder, o.Number)}})
 	}
 	replies := []Reply{own}
-	waiting, err := e.svc.Orders(ctx, orders.Filter{Status: orders.StatusPendingApproval, Limit: 1000})
+	waiting, err := e.svc.Orders(ctx, orders.Filter{Status: orders.StatusPendingApproval, Approver: key.User, Limit: 20})
 	if err != nil {
 		return nil, err
 	}
 	var requests []Reply
 	for _, o := range waiting {
-		for _, a := range o.Approvals {
-			if a.Approver == key.User {
-				requests = append(requests, e.approvalCard(o, key.User, lang))
-			}
-		}
+		requests = append(requests, e.approvalCard(o, key.User, lang))
 	}
 	if len(requests) > 0 {
 		replies = append(replies, Reply{Text: T(lang, "home_requests", len(requests))})

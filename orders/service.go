@@ -112,7 +112,8 @@ type Reminder struct {
 type Filter struct {
 	Customer *Customer // by conversation (channel, chat, user); Lang is ignored
 	Status   Status
-	Limit    int // 0: 100
+	Approver string // orders this user is an approver of
+	Limit    int    // 0: 100
 }
 
 // NotificationFilter selects the notifications one notifier can deliver.

@@ -171,6 +171,12 @@ func TestPlaceCompanyOrderNeedsApproval(t *testing.T) {
 	if len(waiting) != 1 || !reflect.DeepEqual(waiting[0].Approvals, wantApprovals) {
 		t.Errorf("orders waiting for approval = %+v, want the order with its approvers", waiting)
 	}
+	for approver, want := range map[string]int{"U-ops2": 1, "U-ann": 0, "U-nobody": 0} {
+		mine, err := svc.Orders(ctx, orders.Filter{Status: orders.StatusPendingApproval, Approver: approver})
+		if err != nil || len(mine) != want {
+			t.Errorf("orders waiting for %s = %d, %v; want %d", approver, len(mine), err, want)
+		}
+	}
 	if got, want := mustClaimAll(t, s, placed.CreatedAt), told(1, placed, placed.History[0]); !reflect.DeepEqual(got, want) {
 		t.Errorf("outbox =\n%+v\nwant Ann and her approvers told the order waits for approval\n%+v", got, want)
 	}

@@ -216,6 +216,10 @@ func (s *Store) Orders(ctx context.Context, f orders.Filter) ([]orders.Order, er
 		where = append(where, "status = ?")
 		args = append(args, string(f.Status))
 	}
+	if f.Approver != "" {
+		where = append(where, "id IN (SELECT order_id FROM order_approvers WHERE approver = ?)")
+		args = append(args, f.Approver)
+	}
 	limit := f.Limit
 	if limit <= 0 {
 		limit = 100
