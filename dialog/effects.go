@@ -18,6 +18,9 @@ func (st *step) customer() orders.Customer {
 // repeated attempt (a retried save, a second Confirm) return the same order.
 func (st *step) placeOrder(ctx context.Context) error {
 	s := st.s
+	if s.Amending != "" {
+		return st.amendOrder(ctx)
+	}
 	if len(s.Cart) == 0 {
 		st.notice("empty_checkout")
 		st.fire(EventShowCart)
@@ -59,21 +62,11 @@ func (st *step) placeOrder(ctx context.Context) error {
 		st.starsProblems(pe.Problems)
 		return nil
 	case errors.As(err, &pe):
-		st.e.InvalidateCatalog()
-		st.applyProblems(pe.Problems)
-		if len(s.Cart) == 0 {
-			st.fire(EventShowCart)
-		} else {
-			st.fire(EventReview)
-		}
+		st.cartChanged(pe.Problems)
 		return nil
 	case orders.ErrorCode(err) == orders.EINVALID && d.Payment == orders.PayCompany && st.missingSlot() == "":
-		// Every slot is there: the approval rules refuse it (a rule names
-		// the requester's manager and none is configured). Asking again
-		// would not help; the office manager can.
-		st.e.cfg.Logger.Warn("company order refused", "conv", s.Key.String(), "err", err)
-		st.notice("approval_unavailable")
-		st.show = true
+		// Every slot is there: the approval rules refuse it.
+		st.noApprover("company order refused", err)
 		return nil
 	case orders.ErrorCode(err) == orders.EINVALID:
 		// A slot the dialog let through but the core refuses: ask for the
@@ -113,6 +106,28 @@ func (st *step) placeOrder(ctx context.Context) error {
 	}
 	st.fire(EventShowOrder)
 	return nil
+}
+
+// cartChanged answers an order the core refused because lines changed
+// (price, stock): the cart follows, and the review is shown again, or the
+// cart when nothing is left in it.
+func (st *step) cartChanged(problems []orders.Problem) {
+	st.e.InvalidateCatalog()
+	st.applyProblems(problems)
+	if len(st.s.Cart) == 0 {
+		st.fire(EventShowCart)
+	} else {
+		st.fire(EventReview)
+	}
+}
+
+// noApprover answers a company order the approval rules refuse although
+// everything was given: a rule names the requester's manager and none is
+// configured. Asking again would not help; the office manager can.
+func (st *step) noApprover(what string, err error) {
+	st.e.cfg.Logger.Warn(what, "conv", st.s.Key.String(), "err", err)
+	st.notice("approval_unavailable")
+	st.show = true
 }
 
 // starsProblems answers a Stars order the core refused: stock problems

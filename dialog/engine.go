@@ -30,6 +30,7 @@ type OrderService interface {
 	ConfirmPayment(ctx context.Context, number string, p orders.ReceivedPayment) (orders.Order, error)
 	Decide(ctx context.Context, number, approver string, approve bool, note string) (orders.Order, error)
 	Fulfil(ctx context.Context, number, by string, to orders.Status) (orders.Order, error)
+	Amend(ctx context.Context, number string, c orders.Customer, lines []orders.DraftLine) (orders.Order, error)
 }
 
 var _ OrderService = (*orders.Service)(nil)
@@ -191,6 +192,7 @@ type step struct {
 	decide  *decision     // effect: an approver's decision
 	fulfil  *fulfilment   // effect: fulfilment staff moving an order on
 	form    *OrderForm    // effect: place a form's order
+	amend   bool          // effect: start changing s.Order's lines
 
 	placed *orders.Order // the order this step placed, shown without reading it back
 	after  []Reply       // replies that follow the step's message (an invoice)
@@ -257,7 +259,7 @@ func (st *step) expire() {
 		return
 	}
 	if idle >= st.e.cfg.CartTTL {
-		s.Cart = nil
+		s.Cart, s.Held, s.Amending = nil, nil, ""
 	}
 	s.State, s.Stack, s.Failures = StateMenu, nil, 0
 	s.Checkout = Checkout{}

@@ -189,10 +189,8 @@ func (st *step) placeForm(ctx context.Context) error {
 		return nil
 	case orders.ErrorCode(err) == orders.EINVALID:
 		// The form was checked: what the core still refuses is the
-		// approval rules' (no manager configured for this requester).
-		st.e.cfg.Logger.Warn("company order refused", "conv", s.Key.String(), "err", err)
-		st.notice("approval_unavailable")
-		st.show = true
+		// approval rules'.
+		st.noApprover("company order refused", err)
 		return nil
 	case err != nil:
 		return err

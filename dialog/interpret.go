@@ -360,6 +360,8 @@ func (st *step) onAction(verb, arg string) {
 			st.fire(EventConfirmCancel)
 		case "pay":
 			st.invoice = true
+		case "amend":
+			st.amend = true
 		default:
 			st.fail("use_buttons")
 		}
@@ -400,10 +402,20 @@ func (st *step) cartAction(verb, arg string) {
 		st.removeLine(arg)
 		st.show = true
 	case "clear":
+		if s.Amending != "" {
+			st.fail("use_buttons") // an order keeps a line; the button is not shown
+			return
+		}
 		s.Cart = nil
 		s.Checkout.Key = ""
 		st.notice("cart_cleared")
 		st.show = true
+	case "discard":
+		if s.Amending == "" {
+			st.fail("use_buttons")
+			return
+		}
+		st.discardAmend()
 	case "checkout":
 		st.checkout()
 	case "shop":
@@ -414,6 +426,19 @@ func (st *step) cartAction(verb, arg string) {
 }
 
 func (st *step) reviewAction(verb, arg string) {
+	if st.s.Amending != "" {
+		switch verb {
+		case "confirm":
+			st.place = true
+		case "cart":
+			st.fire(EventShowCart)
+		case "discard":
+			st.discardAmend()
+		default:
+			st.fail("use_buttons")
+		}
+		return
+	}
 	switch verb {
 	case "confirm":
 		st.place = true
@@ -825,15 +850,25 @@ func (st *step) setAddress(text string, loc *Location) {
 	st.next()
 }
 
-// checkout starts collecting the slots.
+// checkout starts collecting the slots; the lines of an order being
+// changed go straight to their review, the order having its slots.
 func (st *step) checkout() {
 	if len(st.s.Cart) == 0 {
-		st.notice("empty_checkout")
+		if st.s.Amending != "" {
+			st.notice("amend_empty", st.s.Amending)
+		} else {
+			st.notice("empty_checkout")
+		}
 		st.fire(EventShowCart)
 		return
 	}
 	if st.reconcile() {
 		st.show = true
+		return
+	}
+	if st.s.Amending != "" {
+		st.s.Checkout.Key = ""
+		st.fire(EventReview)
 		return
 	}
 	st.next()
@@ -956,6 +991,8 @@ func (st *step) effects(ctx context.Context) error {
 		return st.fulfilOrder(ctx)
 	case st.form != nil:
 		return st.placeForm(ctx)
+	case st.amend:
+		return st.startAmend(ctx)
 	}
 	return nil
 }

@@ -393,18 +393,18 @@ func TestApprovalRequestInApproversLanguage(t *testing.T) {
 	}
 }
 
-// orderOnCompanyAccount places, in English, an order of the test cart on
+// orderOnCompanyAccount places, in the harness's language, an order of the test cart on
 // the company account and returns it.
 func (h *harness) orderOnCompanyAccount() orders.Order {
 	h.t.Helper()
 	h.fillCart()
-	h.press("Check out")
+	h.press(pick(h.lang, "Check out", "去结算"))
 	h.say("12F, 88 Century Avenue")
 	h.say("Li Lei")
 	h.say("+8613800138000")
-	h.press("Company account")
+	h.press(pick(h.lang, "Company account", "公司账户"))
 	h.say("R&D-42")
-	h.press("Skip")
-	h.press("Confirm order")
+	h.press(pick(h.lang, "Skip", "跳过"))
+	h.press(pick(h.lang, "Confirm order", "确认下单"))
 	return h.orders()[0]
 }

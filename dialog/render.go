@@ -289,6 +289,12 @@ func (st *step) cartLines(b *strings.Builder) {
 }
 
 func (st *step) renderCart() Reply {
+	if len(st.s.Cart) == 0 && st.s.Amending != "" {
+		return Reply{Text: st.t("amend_empty", st.s.Amending), Buttons: [][]Button{
+			{{st.t("btn_browse"), GlobalAction(cmdBrowse)}, {st.t("btn_discard_changes"), st.action("discard")}},
+			st.navRow(true, false),
+		}}
+	}
 	if len(st.s.Cart) == 0 {
 		return Reply{Text: st.t("cart_empty"), Buttons: [][]Button{
 			{{st.t("btn_browse"), GlobalAction(cmdBrowse)}},
@@ -296,7 +302,11 @@ func (st *step) renderCart() Reply {
 		}}
 	}
 	var b strings.Builder
-	b.WriteString(st.t("cart"))
+	if st.s.Amending != "" {
+		b.WriteString(st.t("amend_cart", st.s.Amending))
+	} else {
+		b.WriteString(st.t("cart"))
+	}
 	st.cartLines(&b)
 	var rows [][]Button
 	for i, l := range st.s.Cart {
@@ -305,11 +315,18 @@ func (st *step) renderCart() Reply {
 			{st.t("btn_remove"), st.action("rm", l.VariantSKU)},
 		})
 	}
-	rows = append(rows,
-		[]Button{{st.t("btn_checkout"), st.action("checkout")}},
-		[]Button{{st.t("btn_shop_more"), st.action("shop")}, {st.t("btn_clear_cart"), st.action("clear")}},
-		st.navRow(true, false),
-	)
+	if st.s.Amending != "" {
+		rows = append(rows,
+			[]Button{{st.t("btn_review_changes"), st.action("checkout")}},
+			[]Button{{st.t("btn_shop_more"), st.action("shop")}, {st.t("btn_discard_changes"), st.action("discard")}},
+		)
+	} else {
+		rows = append(rows,
+			[]Button{{st.t("btn_checkout"), st.action("checkout")}},
+			[]Button{{st.t("btn_shop_more"), st.action("shop")}, {st.t("btn_clear_cart"), st.action("clear")}},
+		)
+	}
+	rows = append(rows, st.navRow(true, false))
 	return Reply{Text: b.String(), Buttons: rows}
 }
 
@@ -362,6 +379,9 @@ func (st *step) renderSlot() Reply {
 
 func (st *step) renderReview() Reply {
 	s := st.s
+	if s.Amending != "" {
+		return st.renderAmendReview()
+	}
 	if s.Checkout.Key == "" {
 		s.Checkout.Key = newCheckoutKey()
 	}
@@ -491,6 +511,9 @@ func (st *step) orderButtons(o orders.Order) [][]Button {
 	if st.s.State == StateOrder && o.Status == orders.StatusPendingPayment && st.offered(o.Payment) && o.Payment.Upfront() {
 		rows = append(rows, []Button{{st.t("btn_pay", o.Total.String()), st.action("pay")}})
 	}
+	if st.s.State == StateOrder && orders.Amendable(o.Status, o.Payment) {
+		rows = append(rows, []Button{{st.t("btn_amend"), st.action("amend")}})
+	}
 	if st.s.State == StateOrder && o.Status.Cancellable() {
 		rows = append(rows, []Button{{st.t("btn_cancel_order"), st.action("cancel")}})
 	}
@@ -525,9 +548,24 @@ func (e *Engine) RenderNotification(ctx context.Context, n orders.Notification) 
 		switch orders.ErrorCode(err) {
 		case "":
 			if n.Role == orders.RoleFulfilment {
-				return []Reply{e.fulfilmentCard(o, lang)}, nil
+				card := e.fulfilmentCard(o, lang)
+				switch {
+				case n.Note != orders.AmendedNote:
+					return []Reply{card}, nil
+				case n.To == orders.StatusPendingApproval:
+					return []Reply{card, {Text: T(lang, "fulfil_back", o.Number)}}, nil
+				}
+				return []Reply{card, {Text: T(lang, "fulfil_changed", o.Number), Buttons: card.Buttons}}, nil
 			}
 			card := e.approvalCard(o, n.Customer.User, lang)
+			if n.Note == orders.AmendedNote && o.Status == orders.StatusPendingApproval {
+				// The card changes in place; a message of its own says so.
+				key := "approval_changed"
+				if n.From != n.To {
+					key = "approval_again"
+				}
+				return []Reply{card, {Text: T(lang, key, o.Number, o.Total.String()), Buttons: card.Buttons}}, nil
+			}
 			if n.Note == orders.ReminderNote && o.Status == orders.StatusPendingApproval {
 				// The card has not changed; a message of its own reminds.
 				reminder := Reply{Text: T(lang, "approval_reminder", o.Number, o.CreatedAt.UTC().Format("2006-01-02 15:04 UTC")), Buttons: card.Buttons}
@@ -564,10 +602,12 @@ func (e *Engine) RenderNotification(ctx context.Context, n orders.Notification) 
 		text = T(lang, "notify_expired", n.OrderNumber)
 	case n.From == orders.StatusPendingApproval && n.To == orders.StatusPendingShipment:
 		text = T(lang, "notify_approved", n.OrderNumber)
+	case n.Note == orders.AmendedNote:
+		text = T(lang, "notify_amended", n.OrderNumber)
 	default:
 		text = T(lang, "notify_"+string(n.To), n.OrderNumber)
 	}
-	if n.Note != "" && n.Actor != orders.ActorSystem && n.Actor != orders.ActorPayment {
+	if n.Note != "" && n.Note != orders.AmendedNote && n.Actor != orders.ActorSystem && n.Actor != orders.ActorPayment {
 		text += "\n" + T(lang, "notify_note", n.Note)
 	}
 	return append(replies, Reply{

@@ -29,7 +29,11 @@ type Session struct {
 	Deciding string `json:"deciding,omitempty"` // order number an approver is rejecting
 	Failures int    `json:"failures,omitempty"` // invalid answers in a row at this step
 
-	Cart     []CartLine `json:"cart,omitempty"`
+	Cart []CartLine `json:"cart,omitempty"`
+	// Amending is the order whose lines the cart holds while the customer
+	// changes them; Held is the customer's own cart meanwhile.
+	Amending string     `json:"amending,omitempty"`
+	Held     []CartLine `json:"held,omitempty"`
 	Checkout Checkout   `json:"checkout"`
 	Profile  Profile    `json:"profile"`
 

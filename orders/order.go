@@ -222,6 +222,16 @@ func Total(lines []Line) (Money, bool) {
 	return t, true
 }
 
+// DraftTotal sums draft lines at the prices shown; ok is false on overflow
+// or mixed currencies.
+func DraftTotal(lines []DraftLine) (Money, bool) {
+	shown := make([]Line, len(lines))
+	for i, l := range lines {
+		shown[i] = Line{UnitPrice: l.UnitPrice, Quantity: l.Quantity}
+	}
+	return Total(shown)
+}
+
 // ProblemKind says why a cart line cannot be ordered as it is.
 type ProblemKind string
 

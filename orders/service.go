@@ -66,6 +66,19 @@ type Store interface {
 	// approver approves again while it waits for other rules (the message
 	// names them).
 	Decide(ctx context.Context, number, approver string, t Transition) (Order, error)
+	// Amend, in one transaction, replaces the lines of the order with
+	// a.Lines if it is still in a.From and Amendable (ECONFLICT, nothing
+	// written, otherwise): the stock of its old lines given back, the new
+	// ones reserved as PlaceOrder reserves them (*ProblemsError, nothing
+	// written, when one cannot be), its total set. With a.Reapprove its
+	// approvers become a.Approvals, none approved, and it is
+	// pending_approval. It records the change in the history (Note
+	// AmendedNote) and tells, through the outbox, the customer, the
+	// fulfilment channel when it follows the order (as Transition does), and
+	// every approver of the order when it waits for approval. Lines equal to
+	// the order's own (variants, quantities and prices, in order) change
+	// nothing: the order is returned as it is.
+	Amend(ctx context.Context, number string, a Amendment) (Order, error)
 	// ClaimNotifications leases up to limit due, undelivered notifications that
 	// match f until at+lease, so that no other notifier takes them meanwhile.
 	ClaimNotifications(ctx context.Context, f NotificationFilter, limit int, at time.Time, lease time.Duration) ([]Notification, error)

@@ -187,9 +187,12 @@ func (b *Bot) acceptInteraction(ctx context.Context, cb slackapi.InteractionCall
 	if channel == "" {
 		channel = cb.Container.ChannelID
 	}
+	home := false
 	if channel == "" && cb.Container.Type == "view" && cb.User.ID != "" {
-		// A button on the Home tab: the answer goes to the direct message.
+		// A button on the Home tab: the answer goes to the direct message,
+		// and the tab is published again once it is handled.
 		channel = b.dmChannel(ctx, cb.User.ID)
+		home = true
 	}
 	if cb.User.ID == "" || channel == "" || act.Value == "" || act.ActionTs == "" {
 		return http.StatusOK
@@ -204,7 +207,7 @@ func (b *Bot) acceptInteraction(ctx context.Context, cb slackapi.InteractionCall
 	if strings.HasPrefix(act.Value, rejectPrefix) && cb.TriggerID != "" && b.openRejectForm(ctx, cb.TriggerID, act.Value, in.Lang) == nil {
 		return http.StatusOK // the reason comes with the form's submission
 	}
-	d := delivery{channel: channel}
+	d := delivery{channel: channel, home: home}
 	switch {
 	case !strings.HasPrefix(channel, "D"):
 		// A button in a shared channel (the fulfilment desk): the answer
@@ -243,6 +246,7 @@ type delivery struct {
 	channel     string
 	ts          string
 	ephemeralTo string // answer only this user, in the channel
+	home        bool   // pressed on the Home tab: publish it again afterwards
 }
 
 // deliverTo returns the hub's delivery callback for one message. It runs
@@ -257,6 +261,10 @@ func (b *Bot) deliverTo(d delivery) bot.Deliver {
 		}
 		if err := b.reply(ctx, d, replies); err != nil {
 			b.log.Warn("reply not delivered", "conv", in.Key.String(), "err", err)
+		}
+		if d.home {
+			// A decision taken on the tab shows there at once.
+			b.publishHome(in.Key)
 		}
 	}
 }

@@ -238,7 +238,7 @@ func (homeStub) Home(_ context.Context, key dialog.Key) ([]dialog.Reply, error) 
 }
 
 // Opening the Home tab publishes it; a button pressed there answers in the
-// user's direct message.
+// user's direct message, and the tab is published again.
 func TestHomeTab(t *testing.T) {
 	e := newEnv(t, func(c *slack.Config) { c.Home = homeStub{} })
 	ev := map[string]any{"type": "app_home_opened", "user": "U3", "channel": "DU3", "tab": "home", "event_ts": "1.1"}
@@ -279,6 +279,12 @@ func TestHomeTab(t *testing.T) {
 	e.wait(func(c slackfake.Call) bool {
 		return c.Method == "chat.postMessage" && c.Param("channel") == "DU3" && strings.Contains(c.Param("text"), "ok: g:order:OB-1")
 	})
+	// Once the press is handled, the tab is published again, fresh.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := e.fake.WaitCalls(ctx, 2, slackfake.Method("views.publish", func(c slackfake.Call) bool { return c.Param("user_id") == "U3" })); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // A long list of choices comes as one drop-down; choosing from it reaches

@@ -279,6 +279,22 @@ fulfilment:
 	// on, and the requester hears of each step.
 	desk := &slackUser{t: t, fake: fake, base: u.base, user: "U5", channel: "C0DESK"}
 	desk.waitText(0, "Order to fulfil, from Li Lei (U42)")
+
+	// The requester raises the quantity: the order goes back to the
+	// manager, and the desk is told to wait; approved again, it returns.
+	seq = fake.LastSeq()
+	u.say(number, "Change items")
+	u.press("Change items", "being changed")
+	u.press("✏ 1.", "New quantity")
+	u.say("8", "quantity is now 8")
+	u.press("Review changes", "Please check the new items")
+	u.press("Confirm changes", "waits for approval")
+	manager.waitText(seq, "needs your approval again")
+	desk.waitText(seq, "do not ship it yet")
+	seq = fake.LastSeq()
+	manager.press("Approve", "You approved order "+number)
+	u.waitText(seq, "was approved")
+	desk.waitText(seq, "Mark shipped")
 	stranger := &slackUser{t: t, fake: fake, base: u.base, user: "U77", channel: "C0DESK"}
 	stranger.press("Mark shipped", "Only the fulfilment staff")
 	seq = fake.LastSeq()

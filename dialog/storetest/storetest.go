@@ -35,7 +35,8 @@ func Run(t *testing.T, newStore func(t *testing.T) dialog.Store) {
 		want := dialog.Session{
 			Key: key, State: dialog.StateReview, Stack: []dialog.State{dialog.StateCart, dialog.StatePayment},
 			Seq: 42, Lang: "zh", Category: "office", Page: 2, Product: "pen", Variant: "pen-blk",
-			EditLine: "pen-blk", Order: "OB-2345678", Failures: 1,
+			EditLine: "pen-blk", Order: "OB-2345678", Deciding: "OB-3456789", Failures: 1,
+			Amending: "OB-2345678", Held: []dialog.CartLine{{VariantSKU: "pad-a4", Quantity: 1, UnitPrice: orders.Money{Amount: 900, Currency: "CNY"}}},
 			Cart:      []dialog.CartLine{{VariantSKU: "pen-blk", Quantity: 3, UnitPrice: orders.Money{Amount: 350, Currency: "CNY"}}},
 			Checkout:  dialog.Checkout{Address: "1 Main St", Location: &dialog.Location{Latitude: 31.2, Longitude: 121.5}, Name: "Li Lei", Phone: "+8613800138000", Payment: orders.PayOnDelivery, Key: "k1"},
 			Profile:   dialog.Profile{Address: "1 Main St", Name: "Li Lei", Phone: "+8613800138000"},

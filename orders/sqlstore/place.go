@@ -166,11 +166,7 @@ const qNeedsAddress = `SELECT EXISTS (SELECT 1 FROM order_lines l JOIN products 
 func (s *Store) placeOrder(ctx context.Context, tx *txn, d orders.Draft, number string, status orders.Status, at time.Time) (orders.Order, error) {
 	// The total of the prices shown is the order's total if it is placed at
 	// all: a line is reserved only at the price shown.
-	shown := make([]orders.Line, len(d.Lines))
-	for i, dl := range d.Lines {
-		shown[i] = orders.Line{UnitPrice: dl.UnitPrice, Quantity: dl.Quantity}
-	}
-	total, ok := orders.Total(shown)
+	total, ok := orders.DraftTotal(d.Lines)
 	if !ok {
 		return orders.Order{}, orders.Errorf(orders.EINVALID, "the order total is too large or mixes currencies")
 	}
@@ -196,48 +192,13 @@ func (s *Store) placeOrder(ctx context.Context, tx *txn, d orders.Draft, number 
 		return orders.Order{}, orders.ErrNumberTaken
 	}
 
-	// Each line is reserved and recorded by statements that do so only if
-	// it can be ordered as shown; a line they refuse is then looked at to
-	// tell the customer why. Any problem rolls the whole transaction back,
-	// reservations and order row included.
-	var problems []orders.Problem
-	stars := d.Payment == orders.PayStars
-	for i, dl := range d.Lines {
-		var ok bool
-		if stars {
-			ok, err = affected(tx.exec(ctx, qReserveStars, dl.Quantity, dl.VariantSKU, dl.Quantity, dl.UnitPrice.Amount, string(orders.KindDigital)))
-			if err == nil && ok {
-				ok, err = affected(tx.exec(ctx, qInsertStarsLine, id, i+1, dl.Quantity, dl.VariantSKU))
-			}
-		} else {
-			ok, err = affected(tx.exec(ctx, qReserve, dl.Quantity, dl.VariantSKU, dl.Quantity, dl.UnitPrice.Amount, dl.UnitPrice.Currency))
-			if err == nil && ok {
-				ok, err = affected(tx.exec(ctx, qInsertLine, id, i+1, dl.Quantity, dl.VariantSKU))
-			}
-		}
-		if err != nil {
-			return orders.Order{}, err
-		}
-		if !ok {
-			ps, err := s.whyNot(ctx, tx, dl, stars)
-			if err != nil {
-				return orders.Order{}, err
-			}
-			problems = append(problems, ps...)
-		}
+	// Any problem rolls the whole transaction back, reservations and order
+	// row included.
+	if err := s.reserveLines(ctx, tx, id, d.Lines, d.Payment == orders.PayStars); err != nil {
+		return orders.Order{}, err
 	}
-	if len(problems) > 0 {
-		return orders.Order{}, &orders.ProblemsError{Problems: problems}
-	}
-	if strings.TrimSpace(d.Address) == "" {
-		// Only digital products are delivered without an address.
-		var shipped bool
-		if err := tx.GetContext(ctx, &shipped, tx.Rebind(qNeedsAddress), id, string(orders.KindDigital)); err != nil {
-			return orders.Order{}, err
-		}
-		if shipped {
-			return orders.Order{}, orders.Errorf(orders.EINVALID, "this order needs a delivery address")
-		}
+	if err := s.checkAddress(ctx, tx, id, d.Address); err != nil {
+		return orders.Order{}, err
 	}
 
 	approvers, err := insertApprovers(ctx, tx, id, d.Approvals)
@@ -278,6 +239,61 @@ func (s *Store) placeOrder(ctx context.Context, tx *txn, d orders.Draft, number 
 		return orders.Order{}, err
 	}
 	return o, nil
+}
+
+// reserveLines reserves the stock of lines and records them as the lines
+// of order id, numbered from 1, each by statements that do so only if it
+// can be ordered as shown; a line they refuse is then looked at to tell the
+// customer why, and all such problems are returned together as a
+// *orders.ProblemsError. With stars the lines are paid in Telegram Stars
+// (qReserveStars).
+func (s *Store) reserveLines(ctx context.Context, tx *txn, id int64, lines []orders.DraftLine, stars bool) error {
+	var problems []orders.Problem
+	for i, dl := range lines {
+		var ok bool
+		var err error
+		if stars {
+			ok, err = affected(tx.exec(ctx, qReserveStars, dl.Quantity, dl.VariantSKU, dl.Quantity, dl.UnitPrice.Amount, string(orders.KindDigital)))
+			if err == nil && ok {
+				ok, err = affected(tx.exec(ctx, qInsertStarsLine, id, i+1, dl.Quantity, dl.VariantSKU))
+			}
+		} else {
+			ok, err = affected(tx.exec(ctx, qReserve, dl.Quantity, dl.VariantSKU, dl.Quantity, dl.UnitPrice.Amount, dl.UnitPrice.Currency))
+			if err == nil && ok {
+				ok, err = affected(tx.exec(ctx, qInsertLine, id, i+1, dl.Quantity, dl.VariantSKU))
+			}
+		}
+		if err != nil {
+			return err
+		}
+		if !ok {
+			ps, err := s.whyNot(ctx, tx, dl, stars)
+			if err != nil {
+				return err
+			}
+			problems = append(problems, ps...)
+		}
+	}
+	if len(problems) > 0 {
+		return &orders.ProblemsError{Problems: problems}
+	}
+	return nil
+}
+
+// checkAddress refuses order id, with no delivery address, when one of its
+// lines is delivered to an address: only digital products are not.
+func (s *Store) checkAddress(ctx context.Context, tx *txn, id int64, address string) error {
+	if strings.TrimSpace(address) != "" {
+		return nil
+	}
+	var shipped bool
+	if err := tx.GetContext(ctx, &shipped, tx.Rebind(qNeedsAddress), id, string(orders.KindDigital)); err != nil {
+		return err
+	}
+	if shipped {
+		return orders.Errorf(orders.EINVALID, "this order needs a delivery address")
+	}
+	return nil
 }
 
 // insertOrder inserts an order row unless its number or checkout key is
