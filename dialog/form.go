@@ -13,7 +13,8 @@ import (
 // modal) instead of step by step: one item, charged to the company
 // account.
 type OrderForm struct {
-	VariantSKU string
+	ProductSKU string
+	VariantSKU string // one of the product's variants
 	Quantity   string // as typed
 	Location   string // where to deliver: office, floor, desk
 	Name       string
@@ -24,7 +25,8 @@ type OrderForm struct {
 
 // The form's fields, as CheckForm names them.
 const (
-	FormItem       = "item"
+	FormProduct    = "product"
+	FormVariant    = "variant"
 	FormQuantity   = "quantity"
 	FormLocation   = "location"
 	FormName       = "name"
@@ -33,32 +35,85 @@ const (
 	FormReason     = "reason"
 )
 
-// maxFormOptions is the most items a type-ahead offers at once (Slack's
-// limit for an external select).
-const maxFormOptions = 100
+// The most options a form's select offers at once, and the longest label
+// (Slack's limits for a select menu).
+const (
+	maxFormOptions = 100
+	maxFormLabel   = 75
+)
 
-// FormOptions lists the items matching query, for the form's type-ahead: a
-// label ("Gel pen (Black) — ¥3.50") and the variant's SKU as the action.
-func (e *Engine) FormOptions(ctx context.Context, key Key, query string) ([]Button, error) {
+// FormProducts lists the active products matching query that have a
+// variant in stock, for the form's type-ahead: a label ("Gel pen —
+// ¥2.50") and the product's SKU as the action.
+func (e *Engine) FormProducts(ctx context.Context, key Key, query string) ([]Button, error) {
 	cat, err := e.catalog(ctx)
 	if err != nil {
 		return nil, err
 	}
 	lang, _ := e.langOf(ctx, key, "")
-	q := strings.TrimSpace(query)
 	var out []Button
-	for _, p := range searchProducts(cat, q) {
-		for _, v := range p.Variants {
-			if v.Stock <= 0 {
-				continue
-			}
-			out = append(out, Button{Label: truncate(lineName(p, v, lang)+" — "+v.Price.String(), 75), Action: v.SKU})
-			if len(out) == maxFormOptions {
-				return out, nil
-			}
+	for _, p := range searchProducts(cat, strings.TrimSpace(query)) {
+		in := inStock(p)
+		if len(in) == 0 {
+			continue
+		}
+		p.Variants = in // what can be ordered sets the price
+		low, high, _ := priceRange(p)
+		price := low.String()
+		if high != low {
+			price += " – " + high.String()
+		}
+		out = append(out, formOption(p.Name.In(lang), price, p.SKU))
+		if len(out) == maxFormOptions {
+			break
 		}
 	}
 	return out, nil
+}
+
+// FormVariants lists the variants in stock of an active product, for the
+// form's second select: a label ("Black — ¥2.50") and the variant's SKU as
+// the action. An unknown or inactive product has none.
+func (e *Engine) FormVariants(ctx context.Context, key Key, productSKU string) ([]Button, error) {
+	cat, err := e.catalog(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p, ok := cat.Product(productSKU)
+	if !ok || !p.Active {
+		return nil, nil
+	}
+	lang, _ := e.langOf(ctx, key, "")
+	var out []Button
+	for _, v := range inStock(p) {
+		name := v.Name.In(lang)
+		if name == "" {
+			name = p.Name.In(lang)
+		}
+		out = append(out, formOption(name, v.Price.String(), v.SKU))
+		if len(out) == maxFormOptions {
+			break
+		}
+	}
+	return out, nil
+}
+
+// inStock returns a product's variants that have stock, in catalog order.
+func inStock(p orders.Product) []orders.Variant {
+	var in []orders.Variant
+	for _, v := range p.Variants {
+		if v.Stock > 0 {
+			in = append(in, v)
+		}
+	}
+	return in
+}
+
+// formOption is an option of the form's selects, "name — price", the name
+// shortened so that the label fits.
+func formOption(name, price, action string) Button {
+	suffix := " — " + price
+	return Button{Label: truncate(name, maxFormLabel-runes(suffix)-1) + suffix, Action: action}
 }
 
 // FormDefaults is a form filled with what the user gave last time.
@@ -82,15 +137,32 @@ func (e *Engine) CheckForm(ctx context.Context, key Key, f *OrderForm) (map[stri
 	}
 	lang, _ := e.langOf(ctx, key, "")
 	problems := map[string]string{}
-	v, p, ok := cat.Variant(f.VariantSKU)
-	if !ok || !p.Active {
-		problems[FormItem] = T(lang, "form_item")
+	p, ok := cat.Product(f.ProductSKU)
+	ok = ok && p.Active
+	if !ok {
+		problems[FormProduct] = T(lang, "form_product")
+	}
+	// The variant is checked against the product: a form built for
+	// another product (a stale modal, a forged submission) is refused.
+	v, vp, vok := cat.Variant(f.VariantSKU)
+	switch {
+	case !ok:
+		vok = false // the product's field says what to do first
+	case len(inStock(p)) == 0:
+		vok = false
+		problems[FormProduct] = T(lang, "form_sold_out")
+	case !vok || vp.SKU != p.SKU:
+		vok = false
+		problems[FormVariant] = T(lang, "form_variant")
+	case v.Stock <= 0:
+		vok = false
+		problems[FormVariant] = T(lang, "variant_gone", lineName(p, v, lang))
 	}
 	n, qok := ParseQuantity(f.Quantity)
 	switch {
 	case !qok:
 		problems[FormQuantity] = T(lang, "bad_quantity", truncate(f.Quantity, 40))
-	case ok && n > v.Stock:
+	case vok && n > v.Stock:
 		problems[FormQuantity] = T(lang, "form_stock", v.Stock)
 	default:
 		f.Quantity = fmt.Sprint(n)
@@ -159,7 +231,7 @@ func (st *step) placeForm(ctx context.Context) error {
 	}
 	v, p, ok := st.cat.Variant(f.VariantSKU)
 	n, qok := ParseQuantity(f.Quantity)
-	if !ok || !p.Active || !qok {
+	if !ok || !p.Active || p.SKU != f.ProductSKU || !qok {
 		st.notice("form_item")
 		st.show = true
 		return nil

@@ -697,21 +697,45 @@ func (st *step) search(text string) {
 }
 
 func searchProducts(cat *orders.Catalog, q string) []orders.Product {
-	q = lower(q)
+	words := strings.Fields(lower(q))
+	for i, w := range words {
+		words[i] = singular(w)
+	}
 	var found []orders.Product
 	for _, p := range cat.Products {
-		if !p.Active {
+		if !p.Active || len(words) == 0 {
 			continue
 		}
-		hit := strings.Contains(p.SKU, q)
+		names := []string{p.SKU}
 		for _, name := range p.Name {
-			hit = hit || strings.Contains(strings.ToLower(name), q)
+			names = append(names, strings.ToLower(name))
 		}
-		if hit {
+		if slices.ContainsFunc(names, func(name string) bool {
+			return !slices.ContainsFunc(words, func(w string) bool { return !strings.Contains(name, w) })
+		}) {
 			found = append(found, p)
 		}
 	}
 	return found
+}
+
+// singular drops an English plural ending from a search word, so that
+// "pens" finds "Gel pen" and "boxes" "Box": "ies" becomes "y", a final
+// "es" after s, x, z, ch or sh goes, and otherwise a final "s" (not "ss").
+// Short words and other languages are left as they are.
+func singular(w string) string {
+	switch {
+	case len(w) <= 3:
+		return w
+	case strings.HasSuffix(w, "ies"):
+		return strings.TrimSuffix(w, "ies") + "y"
+	case strings.HasSuffix(w, "ses"), strings.HasSuffix(w, "xes"), strings.HasSuffix(w, "zes"),
+		strings.HasSuffix(w, "ches"), strings.HasSuffix(w, "shes"):
+		return strings.TrimSuffix(w, "es")
+	case strings.HasSuffix(w, "s") && !strings.HasSuffix(w, "ss"):
+		return strings.TrimSuffix(w, "s")
+	}
+	return w
 }
 
 func (st *step) chooseVariant(sku string) {

@@ -1,10 +1,13 @@
 package dialog
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"unicode"
 	"unicode/utf8"
+
+	"orderbot/orders"
 )
 
 func TestParseQuantity(t *testing.T) {
@@ -288,4 +291,35 @@ func FuzzCleanText(f *testing.F) {
 			t.Fatalf("CleanText is not idempotent: %q → %q → %q", s, got, again)
 		}
 	})
+}
+
+func TestSingular(t *testing.T) {
+	for in, want := range map[string]string{
+		"pens": "pen", "boxes": "box", "batteries": "battery", "glasses": "glass", "notes": "note",
+		"brushes": "brush", "pen": "pen", "bus": "bus", "chess": "chess", "笔": "笔", "": "",
+	} {
+		if got := singular(in); got != want {
+			t.Errorf("singular(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// Every word of a search must match, in any order, plural or not.
+func TestSearchProductsByWords(t *testing.T) {
+	cat := &orders.Catalog{Products: []orders.Product{
+		{SKU: "pen", Active: true, Name: orders.Text{"en": "Gel pen", "zh": "中性笔"}},
+		{SKU: "pad", Active: true, Name: orders.Text{"en": "Sticky notes"}},
+		{SKU: "old", Active: false, Name: orders.Text{"en": "Gel pen, old"}},
+	}}
+	for q, want := range map[string][]string{
+		"gel pens": {"pen"}, "PENS GEL": {"pen"}, "sticky note": {"pad"}, "中性": {"pen"}, "gel notes": nil, "  ": nil,
+	} {
+		var got []string
+		for _, p := range searchProducts(cat, q) {
+			got = append(got, p.SKU)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("search %q = %v, want %v", q, got, want)
+		}
+	}
 }

@@ -165,6 +165,8 @@ func (b *Bot) interaction(ctx context.Context, cb slackapi.InteractionCallback) 
 	switch {
 	case cb.Type == slackapi.InteractionTypeBlockSuggestion:
 		return http.StatusOK, b.suggest(ctx, cb)
+	case cb.Type == slackapi.InteractionTypeBlockActions && cb.View.CallbackID == orderCallback:
+		return b.chooseProduct(ctx, cb), nil
 	case cb.Type == slackapi.InteractionTypeViewSubmission && cb.View.CallbackID == orderCallback:
 		return b.submitOrderForm(ctx, cb)
 	case cb.Type == slackapi.InteractionTypeViewSubmission && cb.View.CallbackID == rejectCallback:

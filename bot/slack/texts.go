@@ -10,7 +10,7 @@ var texts = map[string]struct{ en, zh string }{
 	"form_title":       {"Order supplies", "订购办公用品"},
 	"form_submit":      {"Place order", "提交订单"},
 	"form_close":       {"Cancel", "取消"},
-	"form_item":        {"Item", "商品"},
+	"form_item":        {"Product", "商品"},
 	"form_item_hint":   {"Type to search the catalog", "输入关键词搜索商品"},
 	"form_quantity":    {"Quantity", "数量"},
 	"form_office":      {"Office (where to deliver)", "办公室（送货地点）"},

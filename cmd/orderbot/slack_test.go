@@ -338,11 +338,13 @@ func (u *slackUser) openHome(want ...string) {
 	}
 }
 
-// /order opens the form pre-filled from the command's text; the item
-// type-ahead searches the catalog; a form with mistakes gets them back
-// field by field and places nothing; a good one closes and places the
-// order, told in the direct message; submitting it again places nothing
-// more.
+// /order opens the form pre-filled from the command's text: the first
+// product found, its variants listed; the product type-ahead searches the
+// catalog; choosing a product updates the modal with its variants in
+// stock; a form with mistakes (a variant of another product among them)
+// gets them back field by field and places nothing; a good one closes and
+// places the order, told in the direct message; submitting it again
+// places nothing more.
 func TestServeSlackOrderForm(t *testing.T) {
 	fake := slackfake.NewServer(t)
 	env := slackEnv(t, fake)
@@ -353,32 +355,53 @@ func TestServeSlackOrderForm(t *testing.T) {
 		t.Fatalf("/order answered %d", code)
 	}
 	open := u.waitCall("views.open")
-	if v := open.Param("view"); !strings.Contains(v, "Order supplies") || !strings.Contains(v, `"initial_value":"3"`) || !strings.Contains(v, "pen-gel-blk") {
-		t.Fatalf("form opened as %s", v)
+	for _, want := range []string{"Order supplies", `"initial_value":"3"`, `"dispatch_action":true`, "Gel pen, 0.5 mm — ¥2.50", `"block_id":"variant.pen-gel"`, "Black — ¥2.50", "pen-gel-red"} {
+		if v := open.Param("view"); !strings.Contains(v, want) {
+			t.Fatalf("form opened without %s: %s", want, v)
+		}
 	}
 	ids := fake.ModalIDs()
 	viewID := ids[len(ids)-1]
 
-	suggest := url.Values{"payload": {`{"type":"block_suggestion","action_id":"item","block_id":"item","value":"notebook","user":{"id":"U42"},"team":{"id":"T1"}}`}}
+	suggest := url.Values{"payload": {`{"type":"block_suggestion","action_id":"product","block_id":"product","value":"notebook","user":{"id":"U42"},"team":{"id":"T1"}}`}}
 	code, body, err := slackfake.Post(u.base+"/slack/options", slackSecret, time.Now(), slackfake.ContentTypeForm, []byte(suggest.Encode()))
-	if err != nil || code != http.StatusOK || !strings.Contains(string(body), "notebook (Lined)") || strings.Contains(string(body), "Gel pen") {
+	if err != nil || code != http.StatusOK || !strings.Contains(string(body), "A5 hardcover notebook — ¥18.00") || strings.Contains(string(body), "Gel pen") {
 		t.Fatalf("type-ahead answered %d %s, %v", code, body, err)
 	}
 
-	values := func(qty, phone string) map[string]map[string]any {
+	typed := map[string]map[string]any{
+		"quantity": {"quantity": slackfake.InputValue("3")},
+		"office":   {"office": slackfake.InputValue("HQ")},
+	}
+	choice, err := fake.Choose(u.user, viewID, "product", "notebook-a5", typed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code := u.post("/slack/interactivity", slackfake.ContentTypeForm, choice); code != http.StatusOK {
+		t.Fatalf("the product's choice answered %d", code)
+	}
+	update := u.waitCall("views.update")
+	if v := update.Param("view"); update.Param("view_id") != viewID || update.Param("hash") == "" ||
+		!strings.Contains(v, `"block_id":"variant.notebook-a5"`) || !strings.Contains(v, "Lined — ¥18.00") || !strings.Contains(v, "Dotted — ¥18.00") ||
+		strings.Contains(v, "Blank") || strings.Contains(v, "variant.pen-gel") || !strings.Contains(v, `"initial_value":"HQ"`) {
+		t.Fatalf("form updated as %s (view %s, hash %q)", v, update.Param("view_id"), update.Param("hash"))
+	}
+
+	values := func(variant, qty, phone string) map[string]map[string]any {
 		return map[string]map[string]any{
-			"item":        {"item": slackfake.SelectedOption("pen-gel-blk")},
-			"quantity":    {"quantity": slackfake.InputValue(qty)},
-			"office":      {"office": slackfake.InputValue("HQ")},
-			"floor":       {"floor": slackfake.InputValue("12F")},
-			"desk":        {"desk": slackfake.InputValue("12-041")},
-			"name":        {"name": slackfake.InputValue("Li Lei")},
-			"phone":       {"phone": slackfake.InputValue(phone)},
-			"cost_centre": {"cost_centre": slackfake.InputValue("R&D-42")},
-			"reason":      {"reason": slackfake.InputValue("")},
+			"product":             {"product": slackfake.SelectedOption("notebook-a5")},
+			"variant.notebook-a5": {"variant": slackfake.SelectedOption(variant)},
+			"quantity":            {"quantity": slackfake.InputValue(qty)},
+			"office":              {"office": slackfake.InputValue("HQ")},
+			"floor":               {"floor": slackfake.InputValue("12F")},
+			"desk":                {"desk": slackfake.InputValue("12-041")},
+			"name":                {"name": slackfake.InputValue("Li Lei")},
+			"phone":               {"phone": slackfake.InputValue(phone)},
+			"cost_centre":         {"cost_centre": slackfake.InputValue("R&D-42")},
+			"reason":              {"reason": slackfake.InputValue("")},
 		}
 	}
-	bad, err := fake.Submit(u.user, viewID, values("lots", "12"))
+	bad, err := fake.Submit(u.user, viewID, values("pen-gel-blk", "lots", "12"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -388,11 +411,12 @@ func TestServeSlackOrderForm(t *testing.T) {
 		Errors map[string]string `json:"errors"`
 	}
 	json.Unmarshal(body, &answer)
-	if err != nil || code != http.StatusOK || answer.Action != "errors" || answer.Errors["quantity"] == "" || answer.Errors["phone"] == "" || len(answer.Errors) != 2 {
+	if err != nil || code != http.StatusOK || answer.Action != "errors" || answer.Errors["quantity"] == "" || answer.Errors["phone"] == "" ||
+		!strings.Contains(answer.Errors["variant.notebook-a5"], "option of this product") || len(answer.Errors) != 3 {
 		t.Fatalf("a bad form answered %d %s, %v", code, body, err)
 	}
 
-	good, err := fake.Submit(u.user, viewID, values("3", "+86 138 0013 8000"))
+	good, err := fake.Submit(u.user, viewID, values("notebook-a5-dot", "3", "+86 138 0013 8000"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -409,7 +433,7 @@ func TestServeSlackOrderForm(t *testing.T) {
 		t.Fatalf("orders after the form (%s):\n%s", errOut, out)
 	}
 	i := strings.Index(out, "OB-")
-	if out, _, _ := runCmd(t, env, "orders", "show", out[i:i+10]); !strings.Contains(out, "HQ, 12F, 12-041") || !strings.Contains(out, "R&D-42") {
+	if out, _, _ := runCmd(t, env, "orders", "show", out[i:i+10]); !strings.Contains(out, "HQ, 12F, 12-041") || !strings.Contains(out, "R&D-42") || !strings.Contains(out, "notebook-a5-dot") {
 		t.Fatalf("the form's order:\n%s", out)
 	}
 }

@@ -166,8 +166,8 @@ func checkBlock(b object, p string) *blockError {
 	return nil
 }
 
-// checkElement checks an interactive element: its action_id, and a button's
-// text, value and url.
+// checkElement checks an interactive element: its action_id, a button's
+// text, value and url, and a select menu's options.
 func checkElement(e object, p string) *blockError {
 	if e == nil || e.str("type") == "" {
 		return errAt(p, "missing required field: type")
@@ -175,7 +175,11 @@ func checkElement(e object, p string) *blockError {
 	if chars(e.str("action_id")) > MaxActionID {
 		return errAt(p+"/action_id", "must be less than %d characters", MaxActionID+1)
 	}
-	if e.str("type") != "button" {
+	switch e.str("type") {
+	case "static_select", "external_select":
+		return checkSelect(e, p)
+	case "button":
+	default:
 		return nil
 	}
 	if err := checkText(e.obj("text"), p+"/text", true, MaxButtonText, "plain_text"); err != nil {
@@ -188,6 +192,75 @@ func checkElement(e object, p string) *blockError {
 		return errAt(p+"/url", "must be less than 3001 characters")
 	}
 	return nil
+}
+
+// checkSelect checks a static or external select menu: its placeholder, a
+// static menu's 1 to MaxSelectOptions options, each option's text and
+// value, and an initial option that a static menu must offer.
+func checkSelect(e object, p string) *blockError {
+	if err := checkText(e.obj("placeholder"), p+"/placeholder", false, 150, "plain_text"); err != nil {
+		return err
+	}
+	initial := e.obj("initial_option")
+	if initial != nil {
+		if err := checkOption(initial, p+"/initial_option"); err != nil {
+			return err
+		}
+	}
+	if e.str("type") == "external_select" {
+		return nil
+	}
+	opts := selectOptions(e)
+	if len(e.list("options")) > MaxSelectOptions {
+		return errAt(p+"/options", "no more than %d items allowed", MaxSelectOptions)
+	}
+	if len(opts) == 0 {
+		return errAt(p, "must provide either options or option_groups")
+	}
+	offered := false
+	for j, o := range opts {
+		if err := checkOption(o, fmt.Sprintf("%s/options/%d", p, j)); err != nil {
+			return err
+		}
+		offered = offered || (initial != nil && o.str("value") == initial.str("value") && o.obj("text").str("text") == initial.obj("text").str("text"))
+	}
+	if initial != nil && !offered {
+		return errAt(p+"/initial_option", "must match one of the provided options")
+	}
+	return nil
+}
+
+// checkOption checks an option object: its text and value.
+func checkOption(o object, p string) *blockError {
+	if err := checkText(o.obj("text"), p+"/text", true, MaxOptionText, "plain_text"); err != nil {
+		return err
+	}
+	if n := chars(o.str("value")); n > MaxOptionValue {
+		return errAt(p+"/value", "must be less than %d characters", MaxOptionValue+1)
+	}
+	return nil
+}
+
+// selectOptions returns a select menu's options, those of its option groups
+// included.
+func selectOptions(e object) []object {
+	var out []object
+	add := func(raws []json.RawMessage) {
+		for _, r := range raws {
+			var o object
+			if json.Unmarshal(r, &o) == nil && o != nil {
+				out = append(out, o)
+			}
+		}
+	}
+	add(e.list("options"))
+	for _, g := range e.list("option_groups") {
+		var grp object
+		if json.Unmarshal(g, &grp) == nil && grp != nil {
+			add(grp.list("options"))
+		}
+	}
+	return out
 }
 
 // checkView checks a view for views.open, views.push, views.update or

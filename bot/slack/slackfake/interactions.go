@@ -167,6 +167,53 @@ func (s *Server) ClickView(user, viewID, actionID, triggerID string) ([]byte, er
 func (s *Server) Submit(user, viewID string, values map[string]map[string]any) ([]byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	v, err := s.modalWith(viewID, values)
+	if err != nil {
+		return nil, err
+	}
+	fields := maps.Clone(v.fields)
+	trigger := fmt.Sprintf("1700000000.%d.%s", s.nextSeq(), viewID)
+	return formPayload(viewSubmission(user, trigger, fields, values)), nil
+}
+
+// Choose is the form body of a block_actions request for user choosing the
+// option value in the select actionID of the modal viewID (in an input
+// block with dispatch_action, or an actions block), built from the view as
+// the bot last sent it (id, hash, callback_id, private_metadata). The
+// payload's state is values, as for Submit, with the choice. A static
+// select's option must be one of its options and keeps its text; an
+// external select's option has the value as its text.
+func (s *Server) Choose(user, viewID, actionID, value string, values map[string]map[string]any) ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v, err := s.modalWith(viewID, values)
+	if err != nil {
+		return nil, err
+	}
+	blockID, el, found := findElement(v.fields["blocks"], actionID)
+	if !found {
+		return nil, fmt.Errorf("slackfake: modal %s has no element with action_id %q", viewID, actionID)
+	}
+	chosen, err := selectOption(el, value)
+	if err != nil {
+		return nil, fmt.Errorf("slackfake: modal %s: element %q: %w", viewID, actionID, err)
+	}
+	typ := el.str("type")
+	state := maps.Clone(values)
+	if state == nil {
+		state = map[string]map[string]any{}
+	}
+	state[blockID] = map[string]any{actionID: map[string]any{"type": typ, "selected_option": chosen}}
+	action := map[string]any{"action_id": actionID, "block_id": blockID, "type": typ, "selected_option": chosen, "action_ts": actionTs()}
+	trigger := fmt.Sprintf("1700000000.%d.%s", s.nextSeq(), viewID)
+	container := map[string]any{"type": "view", "view_id": v.id}
+	return formPayload(blockActions(user, trigger, container, action, nil, mustJSON(withState(maps.Clone(v.fields), state)), "")), nil
+}
+
+// modalWith returns the modal viewID after checking that each block_id of
+// values names an input block of it and each action_id that block's
+// element. Under s.mu.
+func (s *Server) modalWith(viewID string, values map[string]map[string]any) (*view, error) {
 	v := s.views[viewID]
 	if v == nil || v.kind != "modal" {
 		return nil, fmt.Errorf("slackfake: no modal %s", viewID)
@@ -183,9 +230,26 @@ func (s *Server) Submit(user, viewID string, values map[string]map[string]any) (
 			}
 		}
 	}
-	fields := maps.Clone(v.fields)
-	trigger := fmt.Sprintf("1700000000.%d.%s", s.nextSeq(), viewID)
-	return formPayload(viewSubmission(user, trigger, fields, values)), nil
+	return v, nil
+}
+
+// selectOption is the option of value in a select menu, as a payload
+// carries it.
+func selectOption(el object, value string) (map[string]any, error) {
+	switch el.str("type") {
+	case "external_select":
+		return map[string]any{"text": map[string]any{"type": "plain_text", "text": value}, "value": value}, nil
+	case "static_select":
+		for _, o := range selectOptions(el) {
+			if o.str("value") == value {
+				var out map[string]any
+				_ = json.Unmarshal(mustJSON(o), &out)
+				return out, nil
+			}
+		}
+		return nil, fmt.Errorf("no option with value %q", value)
+	}
+	return nil, fmt.Errorf("a %s is not a select menu", el.str("type"))
 }
 
 // Command is the form body of a slash command request like SlashCommand,
@@ -306,13 +370,8 @@ func blockActions(user, triggerID string, container, action, msg map[string]any,
 // viewSubmission is a view_submission payload for a view with the values
 // set as its state.
 func viewSubmission(user, triggerID string, view any, values map[string]map[string]any) map[string]any {
-	if values == nil {
-		values = map[string]map[string]any{}
-	}
-	b := mustJSON(view)
 	var fields map[string]json.RawMessage
-	_ = json.Unmarshal(b, &fields)
-	fields["state"] = mustJSON(map[string]any{"values": values})
+	_ = json.Unmarshal(mustJSON(view), &fields)
 	return map[string]any{
 		"type":                  "view_submission",
 		"token":                 VerificationToken,
@@ -322,9 +381,19 @@ func viewSubmission(user, triggerID string, view any, values map[string]map[stri
 		"is_enterprise_install": false,
 		"user":                  payloadUser(user),
 		"trigger_id":            triggerID,
-		"view":                  fields,
+		"view":                  withState(fields, values),
 		"response_urls":         []any{},
 	}
+}
+
+// withState is a view's fields with state set to the input values by
+// block_id and action_id.
+func withState(fields map[string]json.RawMessage, values map[string]map[string]any) map[string]json.RawMessage {
+	if values == nil {
+		values = map[string]map[string]any{}
+	}
+	fields["state"] = mustJSON(map[string]any{"values": values})
+	return fields
 }
 
 func slashCommand(user, channel, command, text, triggerID, responseURL string) string {

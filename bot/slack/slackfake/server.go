@@ -10,8 +10,8 @@
 // Sign, Post and the payload builders (EventCallback, BlockAction,
 // ViewSubmission, SlashCommand, …) play Slack calling the bot's HTTP
 // endpoints with signed requests. Server.Click, Server.ClickView,
-// Server.Submit and Server.Command build the same payloads from the server's
-// state, with a response_url the server serves.
+// Server.Choose, Server.Submit and Server.Command build the same payloads
+// from the server's state, with a response_url the server serves.
 package slackfake
 
 import (
@@ -60,6 +60,9 @@ const (
 	MaxBlockID       = 255   // block_id of a block
 	MaxTitleText     = 24    // title, submit and close of a modal
 	MaxMetadataLen   = 3000  // private_metadata of a view
+	MaxSelectOptions = 100   // options of a static select menu
+	MaxOptionText    = 75    // text of a select menu's option
+	MaxOptionValue   = 150   // value of a select menu's option
 )
 
 // ResponseURLMethod is the Method of calls to a response_url the server

@@ -194,6 +194,21 @@ func TestValidation(t *testing.T) {
 	for i := range many {
 		many[i] = slack.NewDividerBlock()
 	}
+	// menu is a static select of n options labelled label, the first one
+	// valued value, with the initial option given.
+	menu := func(n int, label, value string, initial *slack.OptionBlockObject) []slack.Block {
+		var opts []*slack.OptionBlockObject
+		for i := range n {
+			v := fmt.Sprint(i)
+			if i == 0 {
+				v = value
+			}
+			opts = append(opts, slack.NewOptionBlockObject(v, text(label), nil))
+		}
+		el := slack.NewOptionsSelectBlockElement(slack.OptTypeStatic, text("Choose"), "pick", opts...)
+		el.InitialOption = initial
+		return []slack.Block{slack.NewActionBlock("m", el)}
+	}
 	tests := []struct {
 		name    string
 		channel string
@@ -215,6 +230,14 @@ func TestValidation(t *testing.T) {
 		{"action_id 256", "C1", []slack.MsgOption{slack.MsgOptionBlocks(button(long(256), "v", "ok")...)}, "invalid_blocks"},
 		{"button value 2000", "C1", []slack.MsgOption{slack.MsgOptionBlocks(button("a", long(2000), "ok")...)}, ""},
 		{"button value 2001", "C1", []slack.MsgOption{slack.MsgOptionBlocks(button("a", long(2001), "ok")...)}, "invalid_blocks"},
+		{"menu of 100", "C1", []slack.MsgOption{slack.MsgOptionBlocks(menu(100, "ok", "v", nil)...)}, ""},
+		{"menu of 101", "C1", []slack.MsgOption{slack.MsgOptionBlocks(menu(101, "ok", "v", nil)...)}, "invalid_blocks"},
+		{"empty menu", "C1", []slack.MsgOption{slack.MsgOptionBlocks(menu(0, "ok", "v", nil)...)}, "invalid_blocks"},
+		{"option text 75", "C1", []slack.MsgOption{slack.MsgOptionBlocks(menu(1, long(75), "v", nil)...)}, ""},
+		{"option text 76", "C1", []slack.MsgOption{slack.MsgOptionBlocks(menu(1, long(76), "v", nil)...)}, "invalid_blocks"},
+		{"option value 151", "C1", []slack.MsgOption{slack.MsgOptionBlocks(menu(1, "ok", long(151), nil)...)}, "invalid_blocks"},
+		{"initial option offered", "C1", []slack.MsgOption{slack.MsgOptionBlocks(menu(2, "ok", "v", slack.NewOptionBlockObject("v", text("ok"), nil))...)}, ""},
+		{"initial option not offered", "C1", []slack.MsgOption{slack.MsgOptionBlocks(menu(2, "ok", "v", slack.NewOptionBlockObject("w", text("ok"), nil))...)}, "invalid_blocks"},
 		{"duplicate block_id", "C1", []slack.MsgOption{slack.MsgOptionBlocks(append(button("a", "v", "ok"), button("b", "v", "ok")...)...)}, "invalid_blocks"},
 	}
 	s := slackfake.NewServer(t)
@@ -875,5 +898,72 @@ func TestClickViewAndSubmit(t *testing.T) {
 	}
 	if _, err := s.Submit("U1", home.ID, nil); err == nil {
 		t.Error("Submit of a Home tab succeeded")
+	}
+}
+
+// A choice in a modal's select menu comes as a block action from the view
+// as the bot last sent it, with the modal's state and the choice.
+func TestChoose(t *testing.T) {
+	s := slackfake.NewServer(t)
+	api := mustClient(t, s)
+	product := slack.NewOptionsSelectBlockElement(slack.OptTypeExternal, text("Search"), "product")
+	small := slack.NewOptionBlockObject("s", text("Small"), nil)
+	size := slack.NewOptionsSelectBlockElement(slack.OptTypeStatic, text("Size"), "size", small, slack.NewOptionBlockObject("l", text("Large"), nil))
+	modal := orderModal("Pizza")
+	modal.Blocks.BlockSet = append(modal.Blocks.BlockSet,
+		slack.NewInputBlock("product", text("Product"), nil, product).WithDispatchAction(true),
+		slack.NewInputBlock("size", text("Size"), nil, size).WithDispatchAction(true),
+	)
+	opened, err := api.OpenView("trigger", modal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	typed := map[string]map[string]any{"qty": {"qty_input": slackfake.InputValue("2")}}
+
+	body, err := s.Choose("U1", opened.ID, "product", "margherita", typed)
+	if err != nil {
+		t.Fatalf("Choose: %v", err)
+	}
+	ic, err := slack.InteractionCallbackParse(formRequest(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ic.Type != slack.InteractionTypeBlockActions || ic.Container.Type != "view" || ic.View.ID != opened.ID || ic.View.Hash != opened.Hash ||
+		ic.View.CallbackID != "order_form" || ic.TriggerID == "" || ic.User.ID != "U1" {
+		t.Errorf("callback = %+v", ic)
+	}
+	a := ic.ActionCallback.BlockActions[0]
+	if a.ActionID != "product" || a.BlockID != "product" || a.Type != "external_select" || a.SelectedOption.Value != "margherita" || a.ActionTs == "" {
+		t.Errorf("action = %+v", a)
+	}
+	state := ic.View.State.Values
+	if state["qty"]["qty_input"].Value != "2" || state["product"]["product"].SelectedOption.Value != "margherita" {
+		t.Errorf("state = %+v", state)
+	}
+
+	body, err = s.Choose("U1", opened.ID, "size", "s", nil)
+	if err != nil {
+		t.Fatalf("Choose a static option: %v", err)
+	}
+	ic, err = slack.InteractionCallbackParse(formRequest(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ic.ActionCallback.BlockActions[0].SelectedOption; got.Value != "s" || got.Text == nil || got.Text.Text != "Small" {
+		t.Errorf("static choice = %+v", got)
+	}
+
+	for name, choose := range map[string]func() ([]byte, error){
+		"an option not offered": func() ([]byte, error) { return s.Choose("U1", opened.ID, "size", "xl", nil) },
+		"not a select menu":     func() ([]byte, error) { return s.Choose("U1", opened.ID, "qty_input", "2", nil) },
+		"unknown action":        func() ([]byte, error) { return s.Choose("U1", opened.ID, "crust", "thin", nil) },
+		"unknown block": func() ([]byte, error) {
+			return s.Choose("U1", opened.ID, "size", "s", map[string]map[string]any{"crust": {}})
+		},
+		"unknown view": func() ([]byte, error) { return s.Choose("U1", "V404", "size", "s", nil) },
+	} {
+		if _, err := choose(); err == nil {
+			t.Errorf("Choose with %s succeeded", name)
+		}
 	}
 }
