@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -21,7 +22,14 @@ type Deduper struct {
 
 	insert, purge string
 	inserts       atomic.Int64
+	// escape makes an id storable: PostgreSQL's TEXT cannot hold the NUL
+	// byte that the hub's ids contain ("channel\x00id"). SQLite keeps ids
+	// as they are, so the ids it recorded before still match.
+	escape func(string) string
 }
+
+// nulEscaper writes NUL as \0 and so \ as \\, keeping distinct ids distinct.
+var nulEscaper = strings.NewReplacer(`\`, `\\`, "\x00", `\0`)
 
 // purgeEvery is how many new ids pass between two purges of expired ones.
 const purgeEvery = 1000
@@ -35,11 +43,16 @@ func NewDeduper(db *sqlx.DB, ttl time.Duration, now func() time.Time) *Deduper {
 	if ttl <= 0 {
 		ttl = 24 * time.Hour
 	}
-	return &Deduper{
+	d := &Deduper{
 		db: db, stmts: newStmts(db), ttl: ttl, now: now,
 		insert: db.Rebind(`INSERT INTO seen_messages (id, seen_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING`),
 		purge:  db.Rebind(`DELETE FROM seen_messages WHERE seen_at < ?`),
+		escape: func(id string) string { return id },
 	}
+	if sqlx.BindType(db.DriverName()) == sqlx.DOLLAR { // PostgreSQL
+		d.escape = nulEscaper.Replace
+	}
+	return d
 }
 
 // FirstSeen records id and reports whether it was new. Ids older than the
@@ -50,7 +63,7 @@ func (d *Deduper) FirstSeen(ctx context.Context, id string) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("record message id: %w", err)
 	}
-	res, err := st.ExecContext(ctx, id, now.UnixMicro())
+	res, err := st.ExecContext(ctx, d.escape(id), now.UnixMicro())
 	if err != nil {
 		return false, fmt.Errorf("record message id: %w", err)
 	}

@@ -1,0 +1,173 @@
+// Package redisstore keeps what the replicas of orderbot share about
+// conversations in Redis: sessions (Store), the inbound message ids already
+// handled (Deduper), where each order's card is shown (Cards), and
+// per-conversation leases that keep one conversation on one replica at a
+// time (Lease). It is the only package of orderbot that knows Redis.
+//
+// Every key starts with a prefix (DefaultPrefix unless configured), so that
+// several deployments may share a server:
+//
+//	PREFIX session:CHANNEL:CHAT:USER  hash: v the version, d the session (JSON); expires when idle
+//	PREFIX seen:ID                    an inbound message id; expires after the dedupe TTL
+//	PREFIX card:CHANNEL:ORDER         the message showing the order's card
+//	PREFIX lease:NAME                 the fencing token of the lease's holder; expires after the lease TTL
+//	PREFIX fence:NAME                 the last fencing token handed out for NAME
+//
+// A Redis Cluster is not supported: the scripts touch a session and its
+// lease together.
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"orderbot/dialog"
+)
+
+// DefaultPrefix starts every key when no prefix is configured.
+const DefaultPrefix = "orderbot:"
+
+// DefaultSessionIdle is how long a session is kept after its last save.
+const DefaultSessionIdle = 30 * 24 * time.Hour
+
+// Open returns a client for a Redis URL: redis://[:PASSWORD@]HOST[:PORT][/DB],
+// rediss:// for TLS, or unix://PATH. It does not connect; the first command
+// does, and go-redis reconnects by itself after a failure.
+func Open(redisURL string) (*redis.Client, error) {
+	opts, err := redis.ParseURL(redisURL)
+	if err != nil {
+		// A url.Error quotes the URL, password and all.
+		if ue := (*url.Error)(nil); errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, fmt.Errorf("redis URL: %w", err)
+	}
+	return redis.NewClient(opts), nil
+}
+
+// Store is a dialog.Store in Redis. A session is saved compare-and-set on its
+// version by one script, and expires when it has not been saved for the idle
+// time.
+type Store struct {
+	keyspace // ttl: the idle time
+}
+
+var _ dialog.Store = (*Store)(nil)
+
+// New returns a session store on rdb with keys under prefix ("" for
+// DefaultPrefix) that forgets a session idle (not saved) for idle (0 for
+// DefaultSessionIdle).
+func New(rdb redis.UniversalClient, prefix string, idle time.Duration) *Store {
+	return &Store{newKeyspace(rdb, prefix, idle, DefaultSessionIdle)}
+}
+
+// keyspace is what the stores share: keys under a prefix in rdb, each kept
+// for ttl after it was last written.
+type keyspace struct {
+	rdb    redis.UniversalClient
+	prefix string
+	ttl    time.Duration
+}
+
+// newKeyspace returns a keyspace with the default prefix when prefix is ""
+// and ttl def when ttl is 0.
+func newKeyspace(rdb redis.UniversalClient, prefix string, ttl, def time.Duration) keyspace {
+	if prefix == "" {
+		prefix = DefaultPrefix
+	}
+	if ttl <= 0 {
+		ttl = def
+	}
+	return keyspace{rdb: rdb, prefix: prefix, ttl: ttl}
+}
+
+func (s *Store) key(key dialog.Key) string { return s.prefix + "session:" + key.String() }
+
+// leaseKey is where the lease named name keeps its holder's token.
+func leaseKey(prefix, name string) string { return prefix + "lease:" + name }
+
+// Load implements dialog.Store.
+func (s *Store) Load(ctx context.Context, key dialog.Key) (*dialog.Session, bool, error) {
+	vals, err := s.rdb.HMGet(ctx, s.key(key), "v", "d").Result()
+	if err != nil {
+		return nil, false, fmt.Errorf("load session: %w", err)
+	}
+	version, _ := vals[0].(string)
+	data, found := vals[1].(string)
+	if !found {
+		return &dialog.Session{Key: key}, false, nil
+	}
+	sess, err := dialog.DecodeSession([]byte(data))
+	if err != nil {
+		return nil, false, err
+	}
+	sess.Key = key
+	if sess.Version, err = strconv.ParseInt(version, 10, 64); err != nil {
+		return nil, false, fmt.Errorf("load session: version %q: %w", version, err)
+	}
+	return sess, true, nil
+}
+
+// Update implements dialog.Store.
+func (s *Store) Update(ctx context.Context, key dialog.Key, fn func(*dialog.Session) error) error {
+	return s.update(ctx, key, nil, 0, fn)
+}
+
+// UpdateFenced is Update for the holder of the conversation's lease: the
+// one that Lease.Acquire(ctx, key.String(), …) returned token for. The save
+// is refused with ErrLeaseLost, and fn's change dropped, when the lease has
+// expired or another replica holds it since: the holder stalled past its
+// lease, and the other replica may have moved the conversation on.
+func (s *Store) UpdateFenced(ctx context.Context, key dialog.Key, token int64, fn func(*dialog.Session) error) error {
+	return s.update(ctx, key, []string{leaseKey(s.prefix, key.String())}, token, fn)
+}
+
+// saveScript saves a session if its version is still ARGV[1], and, when
+// KEYS[2] names a lease, if that lease is still held by token ARGV[4]. It
+// returns the new version, 0 on a version conflict, or -1 when the lease is
+// not held.
+var saveScript = redis.NewScript(`
+if KEYS[2] and redis.call('GET', KEYS[2]) ~= ARGV[4] then return -1 end
+local v = tonumber(redis.call('HGET', KEYS[1], 'v')) or 0
+if v ~= tonumber(ARGV[1]) then return 0 end
+v = v + 1
+redis.call('HSET', KEYS[1], 'v', v, 'd', ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return v
+`)
+
+// update is Update, fenced by the lease in leaseKeys if there is one.
+func (s *Store) update(ctx context.Context, key dialog.Key, leaseKeys []string, token int64, fn func(*dialog.Session) error) error {
+	keys := append([]string{s.key(key)}, leaseKeys...)
+	for attempt := 0; attempt < dialog.MaxUpdateAttempts; attempt++ {
+		sess, _, err := s.Load(ctx, key)
+		if err != nil {
+			return err
+		}
+		base := sess.Version
+		if err := fn(sess); err != nil {
+			return err
+		}
+		data, err := dialog.EncodeSession(sess)
+		if err != nil {
+			return err
+		}
+		v, err := saveScript.Run(ctx, s.rdb, keys, base, data, millis(s.ttl), token).Int64()
+		switch {
+		case err != nil:
+			return fmt.Errorf("save session: %w", err)
+		case v < 0:
+			return ErrLeaseLost
+		case v > 0:
+			sess.Version = v
+			return nil
+		}
+	}
+	return dialog.ErrConflict
+}
