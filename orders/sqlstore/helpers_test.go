@@ -3,11 +3,14 @@ package sqlstore
 import (
 	"context"
 	"errors"
+	"fmt"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
+	"orderbot/internal/testenv"
 	"orderbot/orders"
 )
 
@@ -30,19 +33,56 @@ func (c *clock) Now() time.Time {
 	return c.t
 }
 
-// mustOpen opens and migrates a store on a fresh file in a temporary directory.
-func mustOpen(t testing.TB) *Store {
-	t.Helper()
-	return mustOpenPath(t, filepath.Join(t.TempDir(), "orderbot.db"))
+// testDialect is the database the package's tests run on: TestMain runs
+// them all on SQLite, then again on PostgreSQL.
+var testDialect = DialectSQLite
+
+// TestMain runs every test on SQLite files, then on PostgreSQL databases
+// when a server is there (testenv; scripts/services.sh starts one): every
+// behaviour of the store is checked on both. In CI the PostgreSQL run is
+// never skipped.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if code == 0 && (os.Getenv(testenv.PostgresEnv) != "" || os.Getenv("CI") == "true") {
+		fmt.Fprintln(os.Stderr, "== orders/sqlstore tests again, on PostgreSQL")
+		testDialect = DialectPostgres
+		code = m.Run()
+	}
+	os.Exit(code)
 }
 
-// mustOpenPath opens and migrates a store on path; several may share a file,
-// as separate processes do.
-func mustOpenPath(t testing.TB, path string) *Store {
+// onlySQLite skips a test of something only SQLite has (files, pragmas,
+// the checkpointer) in the PostgreSQL run.
+func onlySQLite(t testing.TB) {
 	t.Helper()
-	s, err := Open(context.Background(), "sqlite:"+path)
+	if testDialect != DialectSQLite {
+		t.Skip("SQLite only")
+	}
+}
+
+// freshDB returns the URL of a new, empty database of the test dialect: a
+// file in a temporary directory, or a PostgreSQL database of its own.
+func freshDB(t testing.TB) string {
+	t.Helper()
+	if testDialect == DialectPostgres {
+		return testenv.PostgresURL(t)
+	}
+	return "sqlite:" + filepath.Join(t.TempDir(), "orderbot.db")
+}
+
+// mustOpen opens and migrates a store on a fresh database.
+func mustOpen(t testing.TB) *Store {
+	t.Helper()
+	return mustOpenURL(t, freshDB(t))
+}
+
+// mustOpenURL opens and migrates a store on the database at url; several
+// may share one, as separate processes do.
+func mustOpenURL(t testing.TB, url string) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), url)
 	if err != nil {
-		t.Fatalf("Open(%s): %v", path, err)
+		t.Fatalf("Open: %v", err)
 	}
 	t.Cleanup(func() {
 		if err := s.Close(); err != nil {
@@ -60,20 +100,20 @@ func mustOpenPath(t testing.TB, path string) *Store {
 // over many orders.
 func mustTwoProcesses(t testing.TB) (one, two *Store) {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "orderbot.db")
-	one, two = mustOpenPath(t, path), mustOpenPath(t, path)
+	db := freshDB(t)
+	one, two = mustOpenURL(t, db), mustOpenURL(t, db)
 	c := testCatalog()
 	c.Products[0].Variants[0].Stock = 100
 	mustImport(t, one, c)
 	return one, two
 }
 
-// mustOpenMigratedBefore opens a store on a fresh file whose schema is as
+// mustOpenMigratedBefore opens a store on a fresh database whose schema is as
 // Migrate left it before the migration file named existed, for testing
 // that migration's upgrade of an older database.
 func mustOpenMigratedBefore(t testing.TB, name string) *Store {
 	t.Helper()
-	s, err := Open(context.Background(), "sqlite:"+filepath.Join(t.TempDir(), "orderbot.db"))
+	s, err := Open(context.Background(), freshDB(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,12 +130,12 @@ func mustOpenMigratedBefore(t testing.TB, name string) *Store {
 		if m.name == name {
 			return s
 		}
-		for _, st := range statements(m.sql, DialectSQLite) {
+		for _, st := range statements(m.sql, testDialect) {
 			if _, err := s.db.Exec(st); err != nil {
 				t.Fatalf("%s: %v", m.name, err)
 			}
 		}
-		if _, err := s.db.Exec("INSERT INTO schema_migrations VALUES (?, ?, ?, 0)", component, m.version, m.name); err != nil {
+		if _, err := s.db.Exec(s.db.Rebind("INSERT INTO schema_migrations VALUES (?, ?, ?, 0)"), component, m.version, m.name); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -134,7 +174,7 @@ func mustExecOldOrder(t testing.TB, s *Store, insertOrder string) {
 func mustGet[T any](t testing.TB, s *Store, q string, args ...any) T {
 	t.Helper()
 	var v T
-	if err := s.rdb.Get(&v, q, args...); err != nil {
+	if err := s.rdb.Get(&v, s.rdb.Rebind(q), args...); err != nil {
 		t.Fatalf("%s: %v", q, err)
 	}
 	return v
@@ -282,7 +322,7 @@ func mustPlace(t testing.TB, svc *orders.Service, d orders.Draft) orders.Order {
 func mustStock(t testing.TB, s *Store, sku string) int {
 	t.Helper()
 	var n int
-	if err := s.rdb.Get(&n, "SELECT stock FROM variants WHERE sku = ?", sku); err != nil {
+	if err := s.rdb.Get(&n, s.rdb.Rebind("SELECT stock FROM variants WHERE sku = ?"), sku); err != nil {
 		t.Fatalf("stock of %s: %v", sku, err)
 	}
 	return n
@@ -302,7 +342,7 @@ func mustCount(t testing.TB, s *Store, table string) int {
 // lifecycle, to set up a test for a status no placement starts in.
 func mustForceStatus(t testing.TB, s *Store, number string, st orders.Status) {
 	t.Helper()
-	if _, err := s.db.Exec("UPDATE orders SET status = ? WHERE number = ?", string(st), number); err != nil {
+	if _, err := s.db.Exec(s.db.Rebind("UPDATE orders SET status = ? WHERE number = ?"), string(st), number); err != nil {
 		t.Fatalf("force %s to %s: %v", number, st, err)
 	}
 }

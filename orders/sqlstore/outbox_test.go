@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -159,9 +158,9 @@ func TestOutboxFilterAndLimit(t *testing.T) {
 // Notifiers in two processes, two goroutines each, drain one outbox: every
 // notification is claimed exactly once.
 func TestOutboxConcurrentClaimersGetDisjointRows(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "orderbot.db")
-	s1 := mustOpenPath(t, path)
-	s2 := mustOpenPath(t, path)
+	db := freshDB(t)
+	s1 := mustOpenURL(t, db)
+	s2 := mustOpenURL(t, db)
 	c := testCatalog()
 	mustImport(t, s1, c)
 	ctx := context.Background()
@@ -255,7 +254,8 @@ func TestOutboxParkedIsNeverClaimed(t *testing.T) {
 		t.Fatalf("claim after parking = %v, %v; want nothing", again, err)
 	}
 	var reason string
-	if err := s.rdb.Get(&reason, "SELECT last_error FROM outbox WHERE id = ?", ns[0].ID); err != nil || reason != "blocked by the user" {
+	if err := s.rdb.Get(&reason, s.rdb.Rebind("SELECT last_error FROM outbox WHERE id = ?"), ns[0].ID); err != nil || reason != "blocked by the user" {
 		t.Fatalf("reason = %q, %v", reason, err)
 	}
 }
+

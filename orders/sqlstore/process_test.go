@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"sync"
 	"testing"
 
@@ -15,9 +14,9 @@ import (
 // placing orders while `orderbot orders advance` ships them. Neither sees a
 // lock error, each sees the other's writes, and stock adds up.
 func TestTwoProcessesShareTheFile(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "orderbot.db")
-	chat := mustOpenPath(t, path)
-	admin := mustOpenPath(t, path)
+	db := freshDB(t)
+	chat := mustOpenURL(t, db)
+	admin := mustOpenURL(t, db)
 	c := testCatalog()
 	c.Products[4].Variants[0].Stock = 100
 	mustImport(t, chat, c)
@@ -96,8 +95,8 @@ func TestTwoProcessesShareTheFile(t *testing.T) {
 
 // Buyers in two processes race for the same 20 units.
 func TestTwoProcessesStockRace(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "orderbot.db")
-	stores := []*Store{mustOpenPath(t, path), mustOpenPath(t, path)}
+	db := freshDB(t)
+	stores := []*Store{mustOpenURL(t, db), mustOpenURL(t, db)}
 	c := testCatalog()
 	c.Products[0].Variants[0].Stock = 20
 	mustImport(t, stores[0], c)
@@ -133,8 +132,8 @@ func TestTwoProcessesStockRace(t *testing.T) {
 // A Confirm pressed twice reaches two processes at once (two webhook
 // replicas): one order, stock taken once.
 func TestTwoProcessesSameCheckoutKey(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "orderbot.db")
-	stores := []*Store{mustOpenPath(t, path), mustOpenPath(t, path)}
+	db := freshDB(t)
+	stores := []*Store{mustOpenURL(t, db), mustOpenURL(t, db)}
 	mustImport(t, stores[0], testCatalog())
 
 	const n = 20

@@ -269,7 +269,7 @@ func TestStarsPaymentMovesOrderOnce(t *testing.T) {
 		Amount   int64  `db:"amount"`
 		Currency string `db:"currency"`
 	}
-	if err := s.rdb.Get(&paid, "SELECT method, amount, currency FROM payments WHERE charge_id = ?", p.ChargeID); err != nil {
+	if err := s.rdb.Get(&paid, s.rdb.Rebind("SELECT method, amount, currency FROM payments WHERE charge_id = ?"), p.ChargeID); err != nil {
 		t.Fatal(err)
 	}
 	if paid.Method != "stars" || paid.Amount != 1000 || paid.Currency != "XTR" {

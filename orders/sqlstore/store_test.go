@@ -57,8 +57,9 @@ func TestOpenErrorHidesPassword(t *testing.T) {
 }
 
 func TestOpenCreatesDirectoryAndSetsPragmas(t *testing.T) {
+	onlySQLite(t)
 	path := filepath.Join(t.TempDir(), "a", "b", "orderbot.db")
-	s := mustOpenPath(t, path)
+	s := mustOpenURL(t, "sqlite:"+path)
 	if _, err := os.Stat(path); err != nil {
 		t.Fatalf("database file: %v", err)
 	}
@@ -118,7 +119,11 @@ func TestMigrateTwice(t *testing.T) {
 	}
 	// No sessions table: dialog owns that.
 	var n int
-	if err := s.rdb.Get(&n, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name LIKE '%session%'"); err != nil {
+	q := "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name LIKE '%session%'"
+	if testDialect == DialectPostgres {
+		q = "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'public' AND table_name LIKE '%session%'"
+	}
+	if err := s.rdb.Get(&n, q); err != nil {
 		t.Fatal(err)
 	}
 	if n != 0 {
@@ -126,12 +131,12 @@ func TestMigrateTwice(t *testing.T) {
 	}
 }
 
-// Two processes starting at once both migrate a fresh file.
+// Processes starting at once all migrate a fresh database.
 func TestMigrateConcurrently(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "orderbot.db")
+	db := freshDB(t)
 	stores := make([]*Store, 4)
 	for i := range stores {
-		s, err := Open(context.Background(), "sqlite:"+path)
+		s, err := Open(context.Background(), db)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -191,8 +196,9 @@ func TestUnknownNotFound(t *testing.T) {
 // The background checkpointer copies the WAL into the database file
 // without anyone writing: the writer's own checkpoint is far away.
 func TestCheckpointInBackground(t *testing.T) {
+	onlySQLite(t)
 	path := filepath.Join(t.TempDir(), "ckpt.db")
-	s := mustOpenPath(t, path)
+	s := mustOpenURL(t, "sqlite:"+path)
 	mustImport(t, s, testCatalog())
 	before, err := os.Stat(path)
 	if err != nil {
