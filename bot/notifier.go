@@ -73,6 +73,12 @@ type NotifierConfig struct {
 	// MaxBackoff, then jittered down by up to half so retries of many
 	// notifications spread out. Defaults 2s and 5m.
 	MinBackoff, MaxBackoff time.Duration
+	// MaxAttempts is how many deliveries of one notification fail before
+	// it is parked (`orderbot outbox list --failed` shows it, `orderbot
+	// outbox retry` sends it again), so that a recipient who stays
+	// unreachable stops holding their later notifications. Default 25:
+	// with the default back-off, about an hour and a half of trying.
+	MaxAttempts int
 	// Timeout bounds each call out: claim, render, send, mark. Default 10s,
 	// and at most a quarter of Lease.
 	Timeout time.Duration
@@ -89,6 +95,9 @@ func (c NotifierConfig) withDefaults() NotifierConfig {
 	}
 	if c.Batch <= 0 {
 		c.Batch = 50
+	}
+	if c.MaxAttempts <= 0 {
+		c.MaxAttempts = 25
 	}
 	if c.Parallel <= 0 {
 		c.Parallel = 32
@@ -358,11 +367,15 @@ func (n *Notifier) deliverOne(ctx context.Context, note orders.Notification, now
 // retry schedules a failed notification with backoff and holds its
 // conversation's later notifications behind it.
 func (n *Notifier) retry(ctx context.Context, log *slog.Logger, to dialog.Key, note orders.Notification, now time.Time, cause error) error {
-	retryAt := now.Add(retryBackoff(note.Attempts, n.cfg.MinBackoff, n.cfg.MaxBackoff))
+	if note.Attempts >= n.cfg.MaxAttempts { // Attempts counts this one
+		n.release(to, note.ID) // the conversation's later notifications go on
+		return n.park(ctx, log, note, fmt.Errorf("gave up after %d attempts: %w", note.Attempts, cause))
+	}
+	retryAt := now.Add(retryBackoff(note.Attempts-1, n.cfg.MinBackoff, n.cfg.MaxBackoff))
 	n.heldMu.Lock()
 	n.held[to] = hold{id: note.ID, until: retryAt}
 	n.heldMu.Unlock()
-	log.Warn("notification failed; will retry", "err", cause, "attempts", note.Attempts+1, "retry_at", retryAt)
+	log.Warn("notification failed; will retry", "err", cause, "attempts", note.Attempts, "retry_at", retryAt)
 	return n.markFailed(ctx, log, note, cause.Error(), retryAt)
 }
 

@@ -85,6 +85,7 @@ func (o *fakeOutbox) ClaimNotifications(ctx context.Context, f orders.Notificati
 			continue
 		}
 		r.leasedUntil = at.Add(lease)
+		r.n.Attempts++ // as the store does: a claim is an attempt
 		out = append(out, r.n)
 	}
 	return out, nil
@@ -113,7 +114,6 @@ func (o *fakeOutbox) MarkFailed(ctx context.Context, id int64, reason string, re
 		return o.markErr
 	}
 	r := o.rows[id-1]
-	r.n.Attempts++
 	r.n.LastError = reason
 	r.due, r.leasedUntil = retryAt, time.Time{}
 	return nil
@@ -431,8 +431,8 @@ func TestNotifierLeavesChannelsWithoutSender(t *testing.T) {
 		f := newNotifierFixture(t, NotifierConfig{Filter: orders.NotificationFilter{Channels: []string{"telegram", "slack"}}}, textRenderer{})
 		id := f.out.add(carol, "OB-S", orders.StatusShipped)
 		f.mustDeliverDue(t, 0)
-		if r := f.out.row(id); r.delivered || r.n.Attempts != 0 {
-			t.Errorf("slack notification delivered %v, attempts %d; want left alone", r.delivered, r.n.Attempts)
+		if r := f.out.row(id); r.delivered || r.parked || f.sender.count() != 0 {
+			t.Errorf("slack notification delivered %v, parked %v, sends %d; want left alone", r.delivered, r.parked, f.sender.count())
 		}
 		if out := f.logs.String(); !strings.Contains(out, "level=WARN") || !strings.Contains(out, "channel=slack") {
 			t.Errorf("no warning for the missing sender:\n%s", out)
@@ -452,8 +452,8 @@ func TestNotifierStopsWhenLeaseRunsOut(t *testing.T) {
 	f.out.add(alice, "OB-1", orders.StatusShipped)
 	id2 := f.out.add(alice, "OB-2", orders.StatusShipped)
 	f.mustDeliverDue(t, 1)
-	if r := f.out.row(id2); r.delivered || r.n.Attempts != 0 {
-		t.Errorf("second notification delivered %v, attempts %d; want left for a later pass", r.delivered, r.n.Attempts)
+	if r := f.out.row(id2); r.delivered || r.n.LastError != "" || f.sender.count() != 1 {
+		t.Errorf("second notification delivered %v, error %q, sends %d; want left for a later pass", r.delivered, r.n.LastError, f.sender.count())
 	}
 	f.clock.Advance(time.Minute) // its lease expires
 	f.mustDeliverDue(t, 1)
@@ -677,6 +677,36 @@ func TestNotifierParksUnreachable(t *testing.T) {
 	}
 }
 
+// A notification that keeps failing is parked after MaxAttempts tries, and
+// the conversation's later notifications go on.
+func TestNotifierParksAfterMaxAttempts(t *testing.T) {
+	cfg := NotifierConfig{MinBackoff: time.Second, MaxBackoff: time.Second, MaxAttempts: 3}
+	f := newNotifierFixture(t, cfg, textRenderer{})
+	f.sender.fail = func(_ dialog.Key, replies []dialog.Reply) error {
+		if strings.HasPrefix(replies[0].Text, "OB-A1 ") {
+			return errors.New("telegram: 502 bad gateway")
+		}
+		return nil
+	}
+	stuck := f.out.add(alice, "OB-A1", orders.StatusShipped)
+	later := f.out.add(alice, "OB-A2", orders.StatusShipped)
+	for range 2 {
+		f.mustDeliverDue(t, 0)
+		f.clock.Advance(time.Second)
+	}
+	f.mustDeliverDue(t, 1) // the third failure parks it; the next one goes
+	r := f.out.row(stuck)
+	if !r.parked || r.n.Attempts != 3 || !strings.Contains(r.n.LastError, "gave up after 3 attempts") || !strings.Contains(r.n.LastError, "502") {
+		t.Fatalf("row = %+v, want parked after 3 attempts with the last error", r)
+	}
+	if !f.out.row(later).delivered {
+		t.Fatal("the later notification is still held behind the parked one")
+	}
+	if got := f.sender.orders(keyOf(alice)); !slices.Equal(got, []string{"OB-A1!", "OB-A1!", "OB-A1!", "OB-A2"}) {
+		t.Fatalf("sends = %v", got)
+	}
+}
+
 // A conversation waiting on a slow send does not hold the others up, and
 // each conversation's notifications still go in order.
 func TestNotifierSendsConversationsInParallel(t *testing.T) {
@@ -736,7 +766,7 @@ func TestNotifierLeaseLimitsWaitingConversations(t *testing.T) {
 	f.out.add(alice, "OB-1", orders.StatusShipped)
 	id2 := f.out.add(bob, "OB-2", orders.StatusShipped)
 	f.mustDeliverDue(t, 1)
-	if r := f.out.row(id2); r.delivered || r.n.Attempts != 0 {
-		t.Errorf("second conversation delivered %v, attempts %d; want left for a later pass", r.delivered, r.n.Attempts)
+	if r := f.out.row(id2); r.delivered || r.n.LastError != "" || f.sender.count() != 1 {
+		t.Errorf("second conversation delivered %v, error %q, sends %d; want left for a later pass", r.delivered, r.n.LastError, f.sender.count())
 	}
 }

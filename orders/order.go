@@ -295,4 +295,9 @@ type Notification struct {
 	CreatedAt   time.Time `json:"created_at"`
 	Attempts    int       `json:"attempts"`
 	LastError   string    `json:"last_error,omitempty"`
+	// NextAttempt and ParkedAt are when an undelivered notification is
+	// due, and when it was set aside for good (zero: it was not), as an
+	// operator's listing shows them; a claimed notification has neither.
+	NextAttempt time.Time `json:"next_attempt,omitzero"`
+	ParkedAt    time.Time `json:"parked_at,omitzero"`
 }

@@ -115,7 +115,8 @@ func describe(err error) string {
 }
 
 // parseArgs parses flags that may stand before, between or after the
-// positional arguments, and checks the number of the latter.
+// positional arguments, and checks the number of the latter (any number
+// when positional is negative).
 func parseArgs(fs *flag.FlagSet, args []string, positional int) ([]string, error) {
 	fs.SetOutput(io.Discard)
 	var pos []string
@@ -133,7 +134,7 @@ func parseArgs(fs *flag.FlagSet, args []string, positional int) ([]string, error
 		}
 		pos, args = append(pos, args[0]), args[1:]
 	}
-	if len(pos) != positional {
+	if positional >= 0 && len(pos) != positional {
 		want := "no arguments"
 		if positional > 0 {
 			want = fmt.Sprintf("%d argument(s)", positional)

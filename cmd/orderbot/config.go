@@ -58,6 +58,8 @@ type Config struct {
 		Batch      int           `yaml:"batch"`
 		MinBackoff time.Duration `yaml:"min_backoff"`
 		MaxBackoff time.Duration `yaml:"max_backoff"`
+		// MaxAttempts is how many failed deliveries park a notification.
+		MaxAttempts int `yaml:"max_attempts"`
 	} `yaml:"notifier"`
 	Log struct {
 		Level  string `yaml:"level"`

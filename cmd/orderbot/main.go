@@ -37,6 +37,8 @@ Commands:
   orders approve NUMBER --as APPROVER [--note TEXT]
   orders reject NUMBER --as APPROVER --note REASON
                                               move an order along its lifecycle; the customer is told
+  outbox list [--failed] [--limit N]          notifications not delivered yet: being retried, or parked (--failed)
+  outbox retry (ID... | --all)                send parked notifications again
 Environment:
   ORDERBOT_CONFIG, ORDERBOT_DATABASE_URL, ORDERBOT_HTTP_ADDR, ORDERBOT_LOG_LEVEL,
   TELEGRAM_BOT_TOKEN, TELEGRAM_WEBHOOK_URL, TELEGRAM_WEBHOOK_SECRET, TELEGRAM_API_ENDPOINT,
@@ -78,6 +80,8 @@ func run(ctx context.Context, args []string, env func(string) string, stdin io.R
 		err = runCatalog(ctx, cfg, logger, rest, stdout)
 	case "orders":
 		err = runOrders(ctx, cfg, logger, rest, stdout)
+	case "outbox":
+		err = runOutbox(ctx, cfg, logger, rest, stdout)
 	default:
 		err = fmt.Errorf("%w: unknown command %q", errUsage, cmd)
 	}

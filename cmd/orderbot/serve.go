@@ -273,12 +273,13 @@ func openConversations(ctx context.Context, cfg *Config, logger *slog.Logger, pa
 // notifierConfig is the notifier's configuration for the notifications f selects.
 func notifierConfig(cfg *Config, logger *slog.Logger, f orders.NotificationFilter) bot.NotifierConfig {
 	return bot.NotifierConfig{
-		Filter:     f,
-		Interval:   cfg.Notifier.Interval,
-		Batch:      cfg.Notifier.Batch,
-		MinBackoff: cfg.Notifier.MinBackoff,
-		MaxBackoff: cfg.Notifier.MaxBackoff,
-		Logger:     logger,
+		Filter:      f,
+		Interval:    cfg.Notifier.Interval,
+		Batch:       cfg.Notifier.Batch,
+		MinBackoff:  cfg.Notifier.MinBackoff,
+		MaxBackoff:  cfg.Notifier.MaxBackoff,
+		MaxAttempts: cfg.Notifier.MaxAttempts,
+		Logger:      logger,
 	}
 }
 

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"sort"
 	"strings"
 	"time"
@@ -146,22 +147,87 @@ func (s *Store) ClaimNotifications(ctx context.Context, f orders.NotificationFil
 	sort.Slice(rows, func(i, j int) bool { return rows[i].ID < rows[j].ID })
 	out := make([]orders.Notification, len(rows))
 	for i, r := range rows {
-		out[i] = orders.Notification{
-			ID:          r.ID,
-			Customer:    orders.Customer{Channel: r.Channel, Chat: r.Chat, User: r.User, Lang: r.Lang},
-			Role:        r.Role,
-			OrderNumber: r.OrderNumber,
-			From:        orders.Status(r.From),
-			To:          orders.Status(r.To),
-			Tracking:    r.Tracking,
-			Note:        r.Note,
-			Actor:       r.Actor,
-			CreatedAt:   fromMicros(r.CreatedAt),
-			Attempts:    r.Attempts,
-			LastError:   r.LastError,
+		out[i] = r.notification()
+	}
+	return out, nil
+}
+
+// notification is the row as orders.Notification.
+func (r notificationRow) notification() orders.Notification {
+	return orders.Notification{
+		ID:          r.ID,
+		Customer:    orders.Customer{Channel: r.Channel, Chat: r.Chat, User: r.User, Lang: r.Lang},
+		Role:        r.Role,
+		OrderNumber: r.OrderNumber,
+		From:        orders.Status(r.From),
+		To:          orders.Status(r.To),
+		Tracking:    r.Tracking,
+		Note:        r.Note,
+		Actor:       r.Actor,
+		CreatedAt:   fromMicros(r.CreatedAt),
+		Attempts:    r.Attempts,
+		LastError:   r.LastError,
+	}
+}
+
+// Undelivered lists, for an operator, up to limit notifications not
+// delivered yet, oldest first, with when each is due and, if it was
+// parked, when: those still being tried, or only the parked ones.
+func (s *Store) Undelivered(ctx context.Context, parked bool, limit int) ([]orders.Notification, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	cond := "parked_at IS NULL"
+	if parked {
+		cond = "parked_at IS NOT NULL"
+	}
+	var rows []struct {
+		notificationRow
+		NextAttempt int64         `db:"next_attempt_at"`
+		ParkedAt    sql.NullInt64 `db:"parked_at"`
+	}
+	q := "SELECT " + notificationColumns + ", next_attempt_at, parked_at FROM outbox WHERE delivered_at IS NULL AND " + cond + " ORDER BY id LIMIT ?"
+	if err := s.rdb.SelectContext(ctx, &rows, s.rdb.Rebind(q), limit); err != nil {
+		return nil, fail("list undelivered notifications", err)
+	}
+	out := make([]orders.Notification, len(rows))
+	for i, r := range rows {
+		out[i] = r.notification()
+		out[i].NextAttempt = fromMicros(r.NextAttempt)
+		if r.ParkedAt.Valid {
+			out[i].ParkedAt = fromMicros(r.ParkedAt.Int64)
 		}
 	}
 	return out, nil
+}
+
+// Unpark makes parked notifications due again at at, their attempts
+// counted from zero and their last error kept until the next attempt: the
+// ones ids names, or every parked one when ids is empty. It returns how
+// many it unparked; an id that is not parked (delivered, still being
+// tried, or unknown) is left alone.
+func (s *Store) Unpark(ctx context.Context, ids []int64, at time.Time) (int, error) {
+	q := "UPDATE outbox SET parked_at = NULL, attempts = 0, next_attempt_at = ?, claimed_until = NULL WHERE parked_at IS NOT NULL AND delivered_at IS NULL"
+	args := []any{micros(at)}
+	if len(ids) > 0 {
+		q += " AND id IN (" + placeholders(len(ids)) + ")"
+		for _, id := range ids {
+			args = append(args, id)
+		}
+	}
+	var n int64
+	err := s.write(ctx, func(tx *txn) error {
+		res, err := tx.ExecContext(ctx, tx.Rebind(q), args...)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, fail("unpark notifications", err)
+	}
+	return int(n), nil
 }
 
 // MarkDelivered records that notification id reached its recipient; it is

@@ -259,3 +259,58 @@ func TestOutboxParkedIsNeverClaimed(t *testing.T) {
 	}
 }
 
+// An operator sees the notifications still being tried and the parked
+// ones, and sends parked ones again: they are claimed anew, attempts
+// counted from zero.
+func TestOutboxUndeliveredAndUnpark(t *testing.T) {
+	s := mustOpen(t)
+	mustImport(t, s, testCatalog())
+	ctx := context.Background()
+	for i := range 4 {
+		if _, err := s.PlaceOrder(ctx, draft(fmt.Sprintf("k%d", i), line("gift-100", 1, 10000)), fmt.Sprintf("OB-%d", i), t0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ns := mustClaimAll(t, s, t0)
+	if len(ns) != 4 {
+		t.Fatalf("claimed %d, want 4", len(ns))
+	}
+	retryAt := t0.Add(time.Hour)
+	for _, err := range []error{
+		s.MarkDelivered(ctx, ns[0].ID, t0),
+		s.MarkFailed(ctx, ns[1].ID, "502 bad gateway", retryAt),
+		s.MarkParked(ctx, ns[2].ID, "blocked by the user", t0),
+		s.MarkParked(ctx, ns[3].ID, "gave up after 25 attempts", t0),
+	} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	trying, err := s.Undelivered(ctx, false, 10)
+	if err != nil || len(trying) != 1 || trying[0].ID != ns[1].ID || !trying[0].NextAttempt.Equal(retryAt) ||
+		trying[0].LastError != "502 bad gateway" || !trying[0].ParkedAt.IsZero() || trying[0].Attempts != 1 {
+		t.Fatalf("Undelivered(trying) = %+v, %v", trying, err)
+	}
+	parked, err := s.Undelivered(ctx, true, 10)
+	if err != nil || len(parked) != 2 || parked[0].ID != ns[2].ID || !parked[0].ParkedAt.Equal(t0) || parked[1].LastError != "gave up after 25 attempts" {
+		t.Fatalf("Undelivered(parked) = %+v, %v", parked, err)
+	}
+	if got, err := s.Undelivered(ctx, true, 1); err != nil || len(got) != 1 {
+		t.Fatalf("Undelivered with limit 1 = %d rows, %v", len(got), err)
+	}
+
+	later := t0.Add(2 * time.Hour)
+	if n, err := s.Unpark(ctx, []int64{ns[2].ID, ns[0].ID, 999}, later); err != nil || n != 1 {
+		t.Fatalf("Unpark(one parked, one delivered, one unknown) = %d, %v; want 1", n, err)
+	}
+	again := mustClaimAll(t, s, later)
+	if len(again) != 2 || again[0].ID != ns[1].ID || again[1].ID != ns[2].ID || again[1].Attempts != 1 {
+		t.Fatalf("claimed after unparking = %+v; want the retried one and the unparked one, its attempts anew", again)
+	}
+	if n, err := s.Unpark(ctx, nil, later); err != nil || n != 1 {
+		t.Fatalf("Unpark(all) = %d, %v; want the last parked one", n, err)
+	}
+	if left, _ := s.Undelivered(ctx, true, 10); len(left) != 0 {
+		t.Errorf("still parked: %+v", left)
+	}
+}
