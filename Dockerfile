@@ -17,7 +17,10 @@ COPY --from=build /src/configs /configs
 COPY --from=build --chown=65532:65532 /out/data /data
 USER 65532:65532
 ENV ORDERBOT_DATABASE_URL=sqlite:/data/orderbot.db \
-    ORDERBOT_CONFIG=/configs/orderbot.yaml
+    ORDERBOT_CONFIG=/configs/orderbot.yaml \
+    ORDERBOT_HTTP_ADDR=:8080
 VOLUME ["/data"]
+# serve listens here (ORDERBOT_HTTP_ADDR).
+EXPOSE 8080
 ENTRYPOINT ["/orderbot"]
 CMD ["chat"]

@@ -55,10 +55,19 @@ type Submitter interface {
 
 var _ Submitter = (*Hub)(nil)
 
-// Deduper remembers inbound message ids; FirstSeen reports whether id is new
-// and records it. A shared implementation (Redis, SQL) lets several replicas
-// drop each other's duplicates.
+// Deduper remembers the ids of the messages handled: Seen reports whether
+// id was recorded, FirstSeen records it and reports whether it was new. A
+// shared implementation (Redis, SQL) lets several replicas drop each
+// other's duplicates.
+//
+// The hub asks Seen when a message arrives and records its id only once it
+// was handled: a message taken by a replica that died before handling it
+// is let through again when the channel delivers it again (a webhook that
+// got no answer), while the conversation itself, which keeps its latest
+// message ids with its session, answers a message handled but not recorded
+// only once.
 type Deduper interface {
+	Seen(ctx context.Context, id string) (bool, error)
 	FirstSeen(ctx context.Context, id string) (bool, error)
 }
 
@@ -81,6 +90,21 @@ type HubConfig struct {
 	Timeout time.Duration
 	// Dedupe remembers message ids. Default: NewMemoryDeduper(100000, 24h).
 	Dedupe Deduper
+	// Lease, when set, makes replicas sharing a session store take turns
+	// at a conversation: each message is handled, and its replies
+	// delivered, under the conversation's lease, whose fencing token goes
+	// to the session store in the context (dialog.WithLease). Within one
+	// process the hub already runs a conversation's messages in order.
+	Lease Leaser
+	// LeaseTTL is how long a conversation's lease lasts: the longest a
+	// replica that died holding it delays the conversation. Handling a
+	// message is bounded to three quarters of it. Default 10s.
+	LeaseTTL time.Duration
+	// Observe, when set, is told of every message handled: its channel,
+	// how long handling took (the lease's wait included), how many
+	// replies it made and the handler's error. For metrics; it must not
+	// block.
+	Observe func(channel string, took time.Duration, replies int, err error)
 	// Logger receives operator logs; they never contain message content.
 	// Default: discard.
 	Logger *slog.Logger
@@ -105,6 +129,9 @@ func (c HubConfig) withDefaults() HubConfig {
 	}
 	if c.Dedupe == nil {
 		c.Dedupe = NewMemoryDeduper(100000, 24*time.Hour)
+	}
+	if c.LeaseTTL <= 0 {
+		c.LeaseTTL = 10 * time.Second
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -144,14 +171,15 @@ type Hub struct {
 	cancel context.CancelFunc
 	done   chan struct{} // closed when every worker has returned
 
-	mu      sync.Mutex
-	cond    *sync.Cond // workers wait on it for ready conversations
-	convs   map[dialog.Key]*conv
-	ready   fifo[*conv] // conversations with queued messages and none running
-	pending int         // queued plus reserved messages, all conversations
-	running int
-	closed  bool // Submit refuses new messages
-	aborted bool // Close ran out of time: queued messages are dropped
+	mu       sync.Mutex
+	cond     *sync.Cond // workers wait on it for ready conversations
+	convs    map[dialog.Key]*conv
+	inflight map[string]struct{} // dedupe ids of the messages queued or running
+	ready    fifo[*conv]         // conversations with queued messages and none running
+	pending  int                 // queued plus reserved messages, all conversations
+	running  int
+	closed   bool // Submit refuses new messages
+	aborted  bool // Close ran out of time: queued messages are dropped
 
 	handled, duplicates, busy, panics, abandoned atomic.Uint64
 }
@@ -188,6 +216,7 @@ func NewHub(h Handler, cfg HubConfig) *Hub {
 		done:    make(chan struct{}),
 		convs:   make(map[dialog.Key]*conv),
 	}
+	hub.inflight = make(map[string]struct{})
 	hub.cond = sync.NewCond(&hub.mu)
 	var wg sync.WaitGroup
 	for range cfg.Workers {
@@ -202,18 +231,22 @@ func NewHub(h Handler, cfg HubConfig) *Hub {
 }
 
 // Submit queues in for handling and returns at once; deliver (which may be
-// nil) later receives the outcome. It returns ErrDuplicate when in.ID was seen
-// before on the same channel (messages without an ID are never deduplicated),
-// ErrBusy when the conversation's queue or the hub is full, and ErrClosed after
-// Close. On any error nothing was queued.
-//
-// A busy hub is checked before the Deduper, so a refused message is not
-// remembered and its retry is accepted.
+// nil) later receives the outcome. It returns ErrDuplicate when a message
+// with in.ID on the same channel is queued or being handled, or was handled
+// (messages without an ID are never deduplicated), ErrBusy when the
+// conversation's queue or the hub is full, and ErrClosed after Close. On
+// any error nothing was queued.
 func (h *Hub) Submit(in dialog.Inbound, deliver Deliver) error {
+	did := dedupeID(in)
 	h.mu.Lock()
 	if h.closed {
 		h.mu.Unlock()
 		return ErrClosed
+	}
+	if _, dup := h.inflight[did]; dup && did != "" {
+		h.mu.Unlock()
+		h.duplicates.Add(1)
+		return ErrDuplicate
 	}
 	c := h.convs[in.Key]
 	if h.pending >= h.cfg.MaxPending || (c != nil && c.queue.len()+c.reserved >= h.cfg.QueueLimit) {
@@ -232,12 +265,15 @@ func (h *Hub) Submit(in dialog.Inbound, deliver Deliver) error {
 	h.pending++
 	h.mu.Unlock()
 
-	first := in.ID == "" || h.firstSeen(in)
+	seen := did != "" && h.seen(in, did)
 
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	c.reserved--
-	if !first || h.aborted {
+	if _, dup := h.inflight[did]; dup && did != "" {
+		seen = true // queued by a Submit that asked at the same time
+	}
+	if seen || h.aborted {
 		h.pending--
 		if c.idle() {
 			delete(h.convs, c.key)
@@ -251,6 +287,9 @@ func (h *Hub) Submit(in dialog.Inbound, deliver Deliver) error {
 		h.duplicates.Add(1)
 		return ErrDuplicate
 	}
+	if did != "" {
+		h.inflight[did] = struct{}{}
+	}
 	c.queue.push(job{in: in, deliver: deliver})
 	if !c.running && c.queue.len() == 1 {
 		h.ready.push(c)
@@ -259,18 +298,46 @@ func (h *Hub) Submit(in dialog.Inbound, deliver Deliver) error {
 	return nil
 }
 
-// firstSeen asks the Deduper. When it fails the message is let through: a
-// duplicate answer is a smaller harm than a lost message, and session saves
-// are compare-and-set anyway.
-func (h *Hub) firstSeen(in dialog.Inbound) bool {
+// dedupeID is the id under which a message is deduplicated: its channel's
+// and its own, "" for a message without an id.
+func dedupeID(in dialog.Inbound) string {
+	if in.ID == "" {
+		return ""
+	}
+	return in.Key.Channel + "\x00" + in.ID
+}
+
+// seen asks the Deduper whether the message was handled. When it fails the
+// message is let through: the conversation answers a message it already
+// handled only once anyway.
+func (h *Hub) seen(in dialog.Inbound, did string) bool {
 	ctx, cancel := context.WithTimeout(h.base, min(h.cfg.Timeout, maxDedupeWait))
 	defer cancel()
-	first, err := h.cfg.Dedupe.FirstSeen(ctx, in.Key.Channel+"\x00"+in.ID)
+	seen, err := h.cfg.Dedupe.Seen(ctx, did)
 	if err != nil {
 		h.log.Warn("dedupe failed; accepting message", "conv", in.Key.String(), "channel", in.Key.Channel, "err", err)
-		return true
+		return false
 	}
-	return first
+	return seen
+}
+
+// finished records a message's id once it was handled (not when handling
+// failed: then a retry may succeed), and forgets it as in flight.
+func (h *Hub) finished(in dialog.Inbound, err error) {
+	did := dedupeID(in)
+	if did == "" {
+		return
+	}
+	if err == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), min(h.cfg.Timeout, maxDedupeWait))
+		if _, rerr := h.cfg.Dedupe.FirstSeen(ctx, did); rerr != nil {
+			h.log.Warn("message id not recorded", "conv", in.Key.String(), "channel", in.Key.Channel, "err", rerr)
+		}
+		cancel()
+	}
+	h.mu.Lock()
+	delete(h.inflight, did)
+	h.mu.Unlock()
 }
 
 // Close stops accepting messages and waits until the workers have handled
@@ -371,11 +438,32 @@ func (h *Hub) work() {
 }
 
 // process handles one message and delivers the outcome, each under its own
-// deadline, and survives panics in either.
+// deadline, and survives panics in either. With a Lease, both happen under
+// the conversation's lease; a handler that lost it (it stalled past the
+// lease, and nothing was saved) handles the message again under a new one.
 func (h *Hub) process(key dialog.Key, j job) {
-	ctx, cancel := context.WithTimeout(h.base, h.cfg.Timeout)
-	replies, err := h.handle(ctx, j.in)
-	cancel()
+	start := time.Now()
+	var replies []dialog.Reply
+	var err error
+	release := func() {}
+	for attempt := 0; attempt < 2; attempt++ {
+		release()
+		ctx, cancel := context.WithTimeout(h.base, h.cfg.Timeout)
+		if h.cfg.Lease != nil {
+			ctx, release, err = h.lease(ctx, key)
+		}
+		if err == nil {
+			replies, err = h.handle(ctx, j.in)
+		}
+		cancel()
+		if !errors.Is(err, dialog.ErrLeaseLost) {
+			break
+		}
+	}
+	defer release()
+	if h.cfg.Observe != nil {
+		h.cfg.Observe(key.Channel, time.Since(start), len(replies), err)
+	}
 	if err != nil && !errors.Is(err, ErrPanic) {
 		h.log.Error("handle message", "conv", key.String(), "channel", key.Channel, "err", err)
 	}
@@ -384,7 +472,39 @@ func (h *Hub) process(key dialog.Key, j job) {
 		h.deliver(ctx, j, replies, err)
 		cancel()
 	}
+	h.finished(j.in, err)
 	h.handled.Add(1)
+}
+
+// Leaser lends a conversation to one replica at a time
+// (dialog/redisstore.Lease): Acquire waits while another holds it, and
+// returns a fencing token that grows with every lease.
+type Leaser interface {
+	Acquire(ctx context.Context, name string, ttl time.Duration) (token int64, err error)
+	Release(ctx context.Context, name string, token int64) error
+}
+
+// lease takes the conversation's lease, waiting while another replica
+// holds it, and returns ctx carrying its token, bounded to three quarters
+// of the lease, and the function that releases it.
+func (h *Hub) lease(ctx context.Context, key dialog.Key) (context.Context, func(), error) {
+	name := key.String()
+	token, err := h.cfg.Lease.Acquire(ctx, name, h.cfg.LeaseTTL)
+	if err != nil {
+		return ctx, func() {}, fmt.Errorf("lease conversation: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(dialog.WithLease(ctx, token), h.cfg.LeaseTTL*3/4)
+	release := func() {
+		cancel()
+		// The hub's own context may be ending (shutdown): releasing must
+		// still happen, or the conversation waits out the lease.
+		rctx, rcancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer rcancel()
+		if err := h.cfg.Lease.Release(rctx, name, token); err != nil {
+			h.log.Warn("release conversation lease", "conv", name, "err", err)
+		}
+	}
+	return ctx, release, nil
 }
 
 func (h *Hub) handle(ctx context.Context, in dialog.Inbound) (replies []dialog.Reply, err error) {
@@ -484,16 +604,30 @@ func NewMemoryDeduper(max int, ttl time.Duration) *MemoryDeduper {
 	return &MemoryDeduper{max: max, ttl: ttl, now: time.Now, seen: make(map[string]struct{})}
 }
 
+// Seen reports whether id is recorded.
+func (d *MemoryDeduper) Seen(_ context.Context, id string) (bool, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.expire(d.now())
+	_, ok := d.seen[id]
+	return ok, nil
+}
+
+// expire forgets the ids older than the TTL. All ids share one TTL, so
+// first-sighting order is also expiry order.
+func (d *MemoryDeduper) expire(now time.Time) {
+	for d.order.len() > 0 && now.Sub(d.order.front().at) >= d.ttl {
+		delete(d.seen, d.order.pop().id)
+	}
+}
+
 // FirstSeen reports whether id is new and records it. Seeing an id again
 // does not extend its life: the TTL counts from the first sighting.
 func (d *MemoryDeduper) FirstSeen(_ context.Context, id string) (bool, error) {
 	now := d.now()
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	// All ids share one TTL, so first-sighting order is also expiry order.
-	for d.order.len() > 0 && now.Sub(d.order.front().at) >= d.ttl {
-		delete(d.seen, d.order.pop().id)
-	}
+	d.expire(now)
 	if _, ok := d.seen[id]; ok {
 		return false, nil
 	}

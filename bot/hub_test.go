@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"orderbot/dialog"
+	"orderbot/dialog/storetest"
 )
 
 // waitTimeout bounds every wait in these tests; reaching it means a bug.
@@ -372,6 +373,49 @@ func TestHubDropsDuplicates(t *testing.T) {
 	}
 }
 
+// A message's id is recorded once it was handled, not before: one whose
+// handling failed, or that a replica took and died with, is taken again
+// when the channel delivers it again; one handled is dropped, by a new hub
+// (a restart, another replica) sharing the Deduper too.
+func TestHubRecordsIdsOnceHandled(t *testing.T) {
+	dedupe := NewMemoryDeduper(100, time.Hour)
+	fail := true
+	handler := HandlerFunc(func(ctx context.Context, in dialog.Inbound) ([]dialog.Reply, error) {
+		if fail {
+			return nil, errors.New("session store unavailable")
+		}
+		return echo(ctx, in)
+	})
+	rec := newRecorder()
+	key := chatKey("1")
+	h := NewHub(handler, HubConfig{Dedupe: dedupe})
+	if err := h.Submit(msg(key, 1), rec.deliver); err != nil {
+		t.Fatal(err)
+	}
+	rec.waitDeliveries(t, 1)
+	mustClose(t, h)
+	if seen, _ := dedupe.Seen(context.Background(), "telegram\x001/1"); seen {
+		t.Fatal("a message whose handling failed was recorded as handled")
+	}
+
+	fail = false
+	h = NewHub(handler, HubConfig{Dedupe: dedupe})
+	if err := h.Submit(msg(key, 1), rec.deliver); err != nil {
+		t.Fatalf("the retry of a failed message = %v, want taken", err)
+	}
+	rec.waitDeliveries(t, 1)
+	mustClose(t, h)
+
+	again := NewHub(handler, HubConfig{Dedupe: dedupe})
+	if err := again.Submit(msg(key, 1), rec.deliver); !errors.Is(err, ErrDuplicate) {
+		t.Fatalf("a handled message delivered again = %v, want ErrDuplicate", err)
+	}
+	mustClose(t, again)
+	if errs := rec.errors(key); len(errs) != 2 || errs[0] == nil || errs[1] != nil {
+		t.Fatalf("outcomes %v, want the failure then the success", errs)
+	}
+}
+
 func TestHubRetryStormQueuesOnce(t *testing.T) {
 	var handled atomic.Int64
 	handler := HandlerFunc(func(ctx context.Context, in dialog.Inbound) ([]dialog.Reply, error) {
@@ -683,9 +727,13 @@ type slowDeduper struct {
 	inner   *MemoryDeduper
 }
 
-func (d *slowDeduper) FirstSeen(ctx context.Context, id string) (bool, error) {
+func (d *slowDeduper) Seen(ctx context.Context, id string) (bool, error) {
 	d.entered <- struct{}{}
 	<-d.release
+	return d.inner.Seen(ctx, id)
+}
+
+func (d *slowDeduper) FirstSeen(ctx context.Context, id string) (bool, error) {
 	return d.inner.FirstSeen(ctx, id)
 }
 
@@ -723,6 +771,10 @@ func TestHubCloseWaitsForSubmitInDeduper(t *testing.T) {
 }
 
 type failingDeduper struct{}
+
+func (failingDeduper) Seen(context.Context, string) (bool, error) {
+	return false, errors.New("redis: connection refused")
+}
 
 func (failingDeduper) FirstSeen(context.Context, string) (bool, error) {
 	return false, errors.New("redis: connection refused")
@@ -959,5 +1011,18 @@ func BenchmarkMemoryDeduper(b *testing.B) {
 		for pb.Next() {
 			d.FirstSeen(context.Background(), strconv.FormatInt(next.Add(1), 10))
 		}
+	})
+}
+
+// MemoryDeduper meets the Deduper contract; its handles share one memory,
+// as goroutines of one process do.
+func TestMemoryDeduperContract(t *testing.T) {
+	storetest.RunDeduper(t, func(t *testing.T, n int) []storetest.Deduper {
+		d := NewMemoryDeduper(1000, time.Hour)
+		ds := make([]storetest.Deduper, n)
+		for i := range ds {
+			ds[i] = d
+		}
+		return ds
 	})
 }

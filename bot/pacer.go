@@ -29,6 +29,7 @@ type Pacer[K comparable] struct {
 	paused   time.Time // no paced send before this (flood control)
 	chats    map[K]*ChatPace
 	acquired int
+	pauses   uint64 // calls to Pause: rate limits the channel answered
 }
 
 // ChatPace is one chat's place in a Pacer, held between Acquire and Release.
@@ -128,6 +129,15 @@ func (p *Pacer[K]) Pause(d time.Duration) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.paused = later(p.paused, time.Now().Add(d))
+	p.pauses++
+}
+
+// Pauses is how many times Pause was called: how often the channel
+// answered that the bot went over its rate limit (a 429).
+func (p *Pacer[K]) Pauses() uint64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.pauses
 }
 
 func later(a, b time.Time) time.Time {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -159,8 +160,24 @@ func (e *Engine) Handle(ctx context.Context, in Inbound) ([]Reply, error) {
 				lang = s.Lang // for the apology, should the step fail
 			}
 			st := &step{e: e, s: s, cat: cat, in: in, now: e.cfg.Now().UTC()}
+			if in.ID != "" && slices.Contains(s.Recent, in.ID) {
+				// Handled and saved before, its answer perhaps lost (the
+				// replica died before replying): show where the
+				// conversation is, and change nothing else. The step shown
+				// anew is saved, so that its buttons are the current ones.
+				st.show = true
+				if err := st.render(ctx); err != nil {
+					return err
+				}
+				replies = st.replies
+				return nil
+			}
 			if err := st.run(ctx); err != nil {
 				return err
+			}
+			if in.ID != "" {
+				s.Recent = append(s.Recent, in.ID)
+				s.Recent = s.Recent[max(0, len(s.Recent)-MaxRecent):]
 			}
 			replies = st.replies
 			lang = s.Lang

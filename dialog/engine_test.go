@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -854,4 +855,55 @@ func TestNotificationCard(t *testing.T) {
 			t.Fatalf("notification = %+v", replies[1])
 		}
 	}
+}
+
+// A message delivered again after it was handled and saved (its replica
+// died before answering, a channel retried) is not handled twice: the
+// conversation shows where it is. Only the latest MaxRecent ids are kept.
+func TestMessageDeliveredAgain(t *testing.T) {
+	h := newHarness(t, "en")
+	h.say("/start")
+	h.press("Browse")
+	h.press("Office")
+	h.press("Gel pen")
+	h.press("Black")
+	qty := dialog.Inbound{ID: "update-42", Key: h.key, Text: "3"}
+	first, err := h.eng.Handle(context.Background(), qty)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := h.eng.Handle(context.Background(), qty)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := h.session()
+	if len(s.Cart) != 1 || s.Cart[0].Quantity != 3 || s.State != dialog.StateCart {
+		t.Fatalf("cart %+v in %s; want 3 pens once", s.Cart, s.State)
+	}
+	if !strings.Contains(first[0].Text, "Added 3") || strings.Contains(again[0].Text, "Added") || !strings.Contains(again[len(again)-1].Text, "Your cart") {
+		t.Fatalf("first answer %q, again %q; want the cart shown again, nothing added", first[0].Text, again[0].Text)
+	}
+	for range dialog.MaxRecent {
+		h.say("/cart")
+	}
+	if s := h.session(); len(s.Recent) != dialog.MaxRecent || slices.Contains(s.Recent, "update-42") {
+		t.Fatalf("recent ids %v; want the latest %d only", s.Recent, dialog.MaxRecent)
+	}
+}
+
+// The step shown again for a message delivered twice has working buttons.
+func TestMessageDeliveredAgainButtonsWork(t *testing.T) {
+	h := newHarness(t, "en")
+	h.say("/start")
+	in := dialog.Inbound{ID: "update-7", Key: h.key, Action: "g:browse"}
+	if _, err := h.eng.Handle(context.Background(), in); err != nil {
+		t.Fatal(err)
+	}
+	again, err := h.eng.Handle(context.Background(), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.replies = again
+	h.press("Office")
+	h.expectState(dialog.StateProducts)
 }

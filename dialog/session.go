@@ -28,6 +28,10 @@ type Session struct {
 	Order    string `json:"order,omitempty"`    // order number on screen
 	Deciding string `json:"deciding,omitempty"` // order number an approver is rejecting
 	Failures int    `json:"failures,omitempty"` // invalid answers in a row at this step
+	// Recent are the ids of the latest messages handled (MaxRecent), saved
+	// with what they changed: a message delivered again is answered by
+	// showing the step, not handled twice, whatever crashed in between.
+	Recent []string `json:"recent,omitempty"`
 
 	Cart []CartLine `json:"cart,omitempty"`
 	// Amending is the order whose lines the cart holds while the customer
@@ -87,6 +91,33 @@ type Store interface {
 // ErrConflict is returned by a store when the session kept changing under
 // Update longer than it retries.
 var ErrConflict = errors.New("dialog: session changed concurrently")
+
+// ErrLeaseLost is returned by a store whose Update was given a lease token
+// (WithLease) that no longer holds the conversation's lease: the replica
+// handling the message stalled past its lease, another may hold it since,
+// and nothing was saved.
+var ErrLeaseLost = errors.New("dialog: conversation lease lost")
+
+type leaseKey struct{}
+
+// WithLease returns a context saying that the conversation being handled
+// is leased with the fencing token given: a store that keeps leases
+// (dialog/redisstore) then saves the session only while the lease is still
+// that token's. The hub sets it when it leases conversations across
+// replicas.
+func WithLease(ctx context.Context, token int64) context.Context {
+	return context.WithValue(ctx, leaseKey{}, token)
+}
+
+// LeaseOf returns the lease token WithLease put in ctx.
+func LeaseOf(ctx context.Context) (token int64, ok bool) {
+	token, ok = ctx.Value(leaseKey{}).(int64)
+	return token, ok
+}
+
+// MaxRecent is how many message ids a session remembers (Session.Recent):
+// channels deliver a message again soon after the failure that made them.
+const MaxRecent = 16
 
 // MaxUpdateAttempts bounds the compare-and-set retries of Update.
 const MaxUpdateAttempts = 10

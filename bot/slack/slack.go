@@ -211,3 +211,7 @@ func sanitize(err error) error {
 	}
 	return err
 }
+
+// RateLimited is how many times Slack answered that the bot went over its
+// rate limit (429, obeyed with its Retry-After), for metrics.
+func (b *Bot) RateLimited() uint64 { return b.pace.Pauses() }

@@ -275,6 +275,10 @@ func (b *Bot) Start(ctx context.Context) error {
 }
 
 // Close stops the background work started by Start and waits for it.
+// RateLimited is how many times Telegram answered that the bot went over
+// its rate limit (429, obeyed with its retry_after), for metrics.
+func (b *Bot) RateLimited() uint64 { return b.pace.Pauses() }
+
 // Replies and notifications in flight are not affected.
 func (b *Bot) Close() {
 	b.mu.Lock()

@@ -564,6 +564,26 @@ func TestWebhookRetryHandledOnce(t *testing.T) {
 	}
 }
 
+// TestWebhookAnswersOnceHandled: the webhook's 200 comes once the update
+// was handled and answered, so a replica killed before that leaves the
+// update to Telegram's retry.
+func TestWebhookAnswersOnceHandled(t *testing.T) {
+	rec := newRecorder(nil)
+	e := newEnv(t, rec, telegram.Config{WebhookURL: "https://example.com/hook", WebhookSecret: "abc"})
+	web := httptest.NewServer(e.bot.WebhookHandler())
+	defer web.Close()
+	for i := range 5 {
+		u := e.srv.Text(telegramtest.NewUser(int64(20+i), "en"), "hello")
+		if code, err := telegramtest.PostWebhook(web.URL, "abc", u); err != nil || code != http.StatusOK {
+			t.Fatalf("status %d, %v", code, err)
+		}
+		// Already answered when the webhook returned: no waiting.
+		if n := len(e.srv.Calls("sendMessage")); n != i+1 {
+			t.Fatalf("%d replies sent when webhook %d returned, want %d", n, i+1, i+1)
+		}
+	}
+}
+
 // TestChatsInOrder: each chat's updates are handled in the order sent,
 // while chats interleave.
 func TestChatsInOrder(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
 
 	"orderbot/bot"
+	"orderbot/dialog"
 )
 
 // SecretHeader carries the webhook's secret token on Telegram's requests.
@@ -28,9 +29,12 @@ const maxWebhookBody = 1 << 20
 //     constant time), having processed nothing; also to every request when
 //     no secret is configured;
 //   - 413 for a body over 1 MiB, 400 for one that is not an update;
-//   - 200 as soon as the update is handed to the hub, without waiting for
-//     it to be handled; also for a duplicate (a retry of an update already
-//     taken) and for updates the bot ignores;
+//   - 200 once the update was handled and its replies sent, or, when that
+//     takes longer than webhookWait, once it was handed to the hub: an
+//     update is confirmed to Telegram when it can no longer be lost with
+//     this process (a replica killed before answering is retried by
+//     Telegram, and taken by another); also 200 for a duplicate (a retry
+//     of an update already taken) and for updates the bot ignores;
 //   - 503 with Retry-After when the hub has no room or is shutting down.
 //     Telegram retries a failed delivery later, and the hub checks room
 //     before remembering an id, so the retry is taken: nothing is lost and
@@ -82,7 +86,7 @@ func (b *Bot) WebhookHandler() http.Handler {
 			http.Error(w, "update without update_id", http.StatusBadRequest)
 			return
 		}
-		status := b.accept(u)
+		status := b.accept(r.Context(), u)
 		if status == http.StatusServiceUnavailable {
 			w.Header().Set("Retry-After", "1")
 		}
@@ -90,8 +94,15 @@ func (b *Bot) WebhookHandler() http.Handler {
 	})
 }
 
-// accept hands one posted update on and returns the HTTP status to answer.
-func (b *Bot) accept(u tgbotapi.Update) int {
+// webhookWait bounds how long a webhook request waits for its update to
+// be handled: Telegram gives up on an answer after about a minute, and a
+// queue that long means the update is safer confirmed than retried.
+const webhookWait = 20 * time.Second
+
+// accept hands one posted update on, waits for it to be handled (at most
+// webhookWait, and while the request lasts), and returns the HTTP status
+// to answer.
+func (b *Bot) accept(ctx context.Context, u tgbotapi.Update) int {
 	inc := parseUpdate(u, b.self, b.cfg.Now())
 	if inc.kind != submit {
 		b.handleLocally(inc)
@@ -100,9 +111,23 @@ func (b *Bot) accept(u tgbotapi.Update) int {
 	if !b.recordPayment(context.Background(), inc) {
 		return http.StatusServiceUnavailable // Telegram delivers it again
 	}
-	err := b.hub.Submit(inc.in, b.deliverTo(inc))
+	handled := make(chan struct{})
+	deliver := b.deliverTo(inc)
+	err := b.hub.Submit(inc.in, func(ctx context.Context, in dialog.Inbound, replies []dialog.Reply, err error) {
+		defer close(handled)
+		deliver(ctx, in, replies, err)
+	})
 	switch {
-	case err == nil, errors.Is(err, bot.ErrDuplicate):
+	case err == nil:
+		wait := time.NewTimer(webhookWait)
+		defer wait.Stop()
+		select {
+		case <-handled:
+		case <-wait.C:
+		case <-ctx.Done():
+		}
+		return http.StatusOK
+	case errors.Is(err, bot.ErrDuplicate):
 		return http.StatusOK
 	case errors.Is(err, bot.ErrBusy), errors.Is(err, bot.ErrClosed):
 		b.log.Warn("webhook update refused for now; Telegram will retry", "conv", inc.in.Key.String(), "err", err)

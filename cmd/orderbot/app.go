@@ -10,35 +10,54 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"orderbot/configs"
 	"orderbot/dialog"
+	"orderbot/dialog/redisstore"
 	dialogsql "orderbot/dialog/sqlstore"
 	"orderbot/orders"
 	"orderbot/orders/sqlstore"
 )
 
-// app is the opened database and the services on it.
+// app is the opened database, Redis when configured, and the services on
+// them.
 type app struct {
 	store    *sqlstore.Store
 	svc      *orders.Service
-	sessions *dialogsql.Store
+	sessions dialog.Store
+	redis    *redis.Client // nil without redis.url
 }
 
-// openApp opens and migrates the database.
+// openApp opens and migrates the database, and connects to Redis when
+// redis.url is set: the conversations then live there.
 func openApp(ctx context.Context, cfg *Config) (*app, error) {
 	store, err := sqlstore.Open(ctx, cfg.Database.URL)
 	if err != nil {
 		return nil, err
 	}
-	sessions := dialogsql.New(store.DB(), nil).ReadFrom(store.ReadDB())
-	if err := store.Migrate(ctx); err != nil {
+	sqlSessions := dialogsql.New(store.DB(), nil).ReadFrom(store.ReadDB())
+	// Replicas starting together migrate one at a time. The sessions
+	// tables stay with Redis too, for order cards.
+	err = store.Exclusive(ctx, func() error {
+		if err := store.Migrate(ctx); err != nil {
+			return err
+		}
+		return sqlSessions.Migrate(ctx)
+	})
+	if err != nil {
 		store.Close()
 		return nil, err
 	}
-	if err := sessions.Migrate(ctx); err != nil {
-		store.Close()
-		return nil, err
+	a := &app{store: store, sessions: sqlSessions}
+	if cfg.Redis.URL != "" {
+		if a.redis, err = openRedis(ctx, cfg.Redis.URL); err != nil {
+			store.Close()
+			return nil, err
+		}
+		a.sessions = redisstore.New(a.redis, cfg.Redis.Prefix, cfg.Redis.SessionIdle)
 	}
 	rules, err := cfg.Approvals.rules() // checked by loadConfig already
 	if err != nil {
@@ -50,17 +69,56 @@ func openApp(ctx context.Context, cfg *Config) (*app, error) {
 		store.Close()
 		return nil, err
 	}
-	svc := orders.NewService(store, nil)
-	svc.SetApprovalRules(rules)
-	svc.SetFulfilment(desk)
-	return &app{store: store, svc: svc, sessions: sessions}, nil
+	a.svc = orders.NewService(store, nil)
+	a.svc.SetApprovalRules(rules)
+	a.svc.SetFulfilment(desk)
+	return a, nil
 }
 
-func (a *app) Close() error { return a.store.Close() }
+// openRedis connects to the Redis at url and checks that it answers.
+func openRedis(ctx context.Context, url string) (*redis.Client, error) {
+	rdb, err := redisstore.Open(url)
+	if err != nil {
+		return nil, err
+	}
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := rdb.Ping(pctx).Err(); err != nil {
+		rdb.Close()
+		return nil, fmt.Errorf("redis: %w", err)
+	}
+	return rdb, nil
+}
+
+func (a *app) Close() error {
+	if a.redis != nil {
+		a.redis.Close()
+	}
+	return a.store.Close()
+}
+
+// ping checks that the database and Redis, when there is one, answer.
+func (a *app) ping(ctx context.Context) error {
+	if err := a.store.DB().PingContext(ctx); err != nil {
+		return fmt.Errorf("database: %w", err)
+	}
+	if a.redis != nil {
+		if err := a.redis.Ping(ctx).Err(); err != nil {
+			return fmt.Errorf("redis: %w", err)
+		}
+	}
+	return nil
+}
 
 // seedCatalog imports the configured (or the demo) catalog into a database
 // that has no products yet.
 func (a *app) seedCatalog(ctx context.Context, cfg *Config, logger *slog.Logger) error {
+	// Replicas starting together on an empty database: one imports, the
+	// others find the products.
+	return a.store.Exclusive(ctx, func() error { return a.seedEmptyCatalog(ctx, cfg, logger) })
+}
+
+func (a *app) seedEmptyCatalog(ctx context.Context, cfg *Config, logger *slog.Logger) error {
 	cat, err := a.svc.Catalog(ctx)
 	if err != nil {
 		return err

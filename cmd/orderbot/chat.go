@@ -33,7 +33,7 @@ func runChat(ctx context.Context, cfg *Config, logger *slog.Logger, args []strin
 		return fmt.Errorf("%w: --user takes an id of 1 to 64 characters", errUsage)
 	}
 	// A terminal's lines carry no ids: nothing to deduplicate.
-	a, engine, hub, err := openConversations(ctx, cfg, logger, nil, nil)
+	a, engine, hub, err := openConversations(ctx, cfg, logger, conversationOptions{})
 	if err != nil {
 		return err
 	}

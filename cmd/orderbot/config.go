@@ -23,6 +23,12 @@ type Config struct {
 	Database struct {
 		URL string `yaml:"url"`
 	} `yaml:"database"`
+	Redis struct {
+		URL         string        `yaml:"url"`
+		Prefix      string        `yaml:"prefix"`
+		SessionIdle time.Duration `yaml:"session_idle"`
+		LeaseTTL    time.Duration `yaml:"lease_ttl"`
+	} `yaml:"redis"`
 	Catalog struct {
 		File   string `yaml:"file"`
 		Images string `yaml:"images"`
@@ -60,6 +66,8 @@ type Config struct {
 		MaxBackoff time.Duration `yaml:"max_backoff"`
 		// MaxAttempts is how many failed deliveries park a notification.
 		MaxAttempts int `yaml:"max_attempts"`
+		// Lease is how long a replica holds the notifications it took.
+		Lease time.Duration `yaml:"lease"`
 	} `yaml:"notifier"`
 	Log struct {
 		Level  string `yaml:"level"`
@@ -119,6 +127,9 @@ func loadConfig(path string, env func(string) string) (*Config, error) {
 	}
 	if v := env("ORDERBOT_DATABASE_URL"); v != "" {
 		c.Database.URL = v
+	}
+	if v := env("ORDERBOT_REDIS_URL"); v != "" {
+		c.Redis.URL = v
 	}
 	if v := env("ORDERBOT_HTTP_ADDR"); v != "" {
 		c.HTTP.Addr = v
@@ -215,6 +226,9 @@ func (c *Config) validate() error {
 	var problems []string
 	if c.Database.URL == "" {
 		problems = append(problems, "database.url is empty")
+	}
+	if c.Redis.URL != "" && (c.Redis.SessionIdle < time.Hour || c.Redis.LeaseTTL < time.Second) {
+		problems = append(problems, "redis.session_idle must be an hour or more and redis.lease_ttl a second or more")
 	}
 	if l := c.Dialog.DefaultLang; l != "en" && l != "zh" {
 		problems = append(problems, fmt.Sprintf("dialog.default_lang %q: use en or zh", l))

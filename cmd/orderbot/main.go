@@ -40,7 +40,7 @@ Commands:
   outbox list [--failed] [--limit N]          notifications not delivered yet: being retried, or parked (--failed)
   outbox retry (ID... | --all)                send parked notifications again
 Environment:
-  ORDERBOT_CONFIG, ORDERBOT_DATABASE_URL, ORDERBOT_HTTP_ADDR, ORDERBOT_LOG_LEVEL,
+  ORDERBOT_CONFIG, ORDERBOT_DATABASE_URL, ORDERBOT_REDIS_URL, ORDERBOT_HTTP_ADDR, ORDERBOT_LOG_LEVEL,
   TELEGRAM_BOT_TOKEN, TELEGRAM_WEBHOOK_URL, TELEGRAM_WEBHOOK_SECRET, TELEGRAM_API_ENDPOINT,
   TELEGRAM_PAYMENT_PROVIDER_TOKEN, SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, SLACK_APP_TOKEN, SLACK_API_URL
   (see configs/orderbot.yaml)

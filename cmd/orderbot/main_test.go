@@ -53,7 +53,7 @@ func testEnv(t *testing.T) []string {
 func writeConfig(t *testing.T, dir, extra string) string {
 	t.Helper()
 	path := filepath.Join(dir, "orderbot.yaml")
-	cfg := "notifier:\n  interval: 100ms\n  min_backoff: 100ms\n" + extra
+	cfg := "notifier:\n  interval: 100ms\n  min_backoff: 100ms\n  lease: 3s\n" + extra
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"orderbot/bot/slack"
 	"orderbot/bot/telegram"
 	"orderbot/dialog"
+	"orderbot/dialog/redisstore"
 	dialogsql "orderbot/dialog/sqlstore"
 	"orderbot/orders"
 )
@@ -31,15 +33,25 @@ func runServe(ctx context.Context, cfg *Config, logger *slog.Logger, args []stri
 	if _, err := parseArgs(flag.NewFlagSet("serve", flag.ContinueOnError), args, 0); err != nil {
 		return err
 	}
-	// Channels deliver updates again after a restart: remember their ids
-	// in the database.
-	a, engine, hub, err := openConversations(ctx, cfg, logger, servedPayments(env), func(a *app) bot.Deduper {
-		return dialogsql.NewDeduper(a.store.DB(), 24*time.Hour, nil)
+	m := newMetrics()
+	a, engine, hub, err := openConversations(ctx, cfg, logger, conversationOptions{
+		payments: servedPayments(env),
+		// Channels deliver updates again after a restart: remember their
+		// ids where every replica sees them.
+		dedupe: func(a *app) bot.Deduper {
+			if a.redis != nil {
+				return redisstore.NewDeduper(a.redis, cfg.Redis.Prefix, 24*time.Hour)
+			}
+			return dialogsql.NewDeduper(a.store.DB(), 24*time.Hour, nil)
+		},
+		metrics: m,
 	})
 	if err != nil {
 		return err
 	}
 	defer a.Close()
+	m.watchHub(hub)
+	m.watchOutbox(a.store, logger)
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -48,13 +60,14 @@ func runServe(ctx context.Context, cfg *Config, logger *slog.Logger, args []stri
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		pctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
-		if err := a.store.DB().PingContext(pctx); err != nil {
+		if err := a.ping(pctx); err != nil {
 			logger.Warn("not ready", "err", err)
-			http.Error(w, "database unavailable", http.StatusServiceUnavailable)
+			http.Error(w, "not ready: "+strings.SplitN(err.Error(), ":", 2)[0]+" unavailable", http.StatusServiceUnavailable)
 			return
 		}
 		io.WriteString(w, "ready\n")
 	})
+	mux.Handle("GET /metrics", m.handler())
 
 	senders := map[string]bot.Sender{}
 	var tg *telegram.Bot
@@ -74,6 +87,11 @@ func runServe(ctx context.Context, cfg *Config, logger *slog.Logger, args []stri
 			Cards:           dialogsql.NewCards(a.store.DB()),
 			Logger:          logger,
 		}
+		if a.redis != nil && (tcfg.WebhookURL == "" || tcfg.WebhookSecret == "") {
+			// Replicas long-polling one bot take each other's updates, and
+			// each would register a webhook secret of its own.
+			return fmt.Errorf("%w: with ORDERBOT_REDIS_URL (replicas), Telegram needs TELEGRAM_WEBHOOK_URL and TELEGRAM_WEBHOOK_SECRET", errUsage)
+		}
 		if tcfg.WebhookURL != "" {
 			u, err := url.Parse(tcfg.WebhookURL)
 			if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
@@ -88,6 +106,7 @@ func runServe(ctx context.Context, cfg *Config, logger *slog.Logger, args []stri
 			return fmt.Errorf("telegram: %w", err)
 		}
 		senders[telegram.Channel] = tg
+		m.watchRateLimits(telegram.Channel, tg.RateLimited)
 		if tcfg.WebhookURL != "" {
 			u, _ := url.Parse(tcfg.WebhookURL)
 			path := u.Path
@@ -119,6 +138,7 @@ func runServe(ctx context.Context, cfg *Config, logger *slog.Logger, args []stri
 			return fmt.Errorf("slack: %w", err)
 		}
 		senders[slack.Channel] = sb
+		m.watchRateLimits(slack.Channel, sb.RateLimited)
 		engine.SetLocale(func(ctx context.Context, k dialog.Key) string {
 			if k.Channel != slack.Channel || k.User == "" {
 				return ""
@@ -246,10 +266,17 @@ func runServe(ctx context.Context, cfg *Config, logger *slog.Logger, args []stri
 	return runErr
 }
 
+// conversationOptions are what serve adds to the conversations the
+// terminal also has.
+type conversationOptions struct {
+	payments map[string][]orders.Payment // the methods offered per channel; nil: pay on delivery
+	dedupe   func(*app) bot.Deduper      // the hub's deduplicator; nil: the hub's own, in memory
+	metrics  *metrics                    // nil: none
+}
+
 // openConversations opens the database, seeds an empty catalog, and builds
-// the engine and the hub on them; dedupe, when not nil, gives the hub's
-// deduplicator. The caller closes the app.
-func openConversations(ctx context.Context, cfg *Config, logger *slog.Logger, payments map[string][]orders.Payment, dedupe func(*app) bot.Deduper) (*app, *dialog.Engine, *bot.Hub, error) {
+// the engine and the hub on them. The caller closes the app.
+func openConversations(ctx context.Context, cfg *Config, logger *slog.Logger, opts conversationOptions) (*app, *dialog.Engine, *bot.Hub, error) {
 	faq, err := loadFAQ(cfg)
 	if err != nil {
 		return nil, nil, nil, err
@@ -262,10 +289,19 @@ func openConversations(ctx context.Context, cfg *Config, logger *slog.Logger, pa
 		a.Close()
 		return nil, nil, nil, err
 	}
-	engine := newEngine(cfg, a, faq, payments, logger)
+	var svc dialog.OrderService = a.svc
 	hcfg := bot.HubConfig{Workers: cfg.Hub.Workers, QueueLimit: cfg.Hub.QueueLimit, Timeout: cfg.Hub.Timeout, Logger: logger}
-	if dedupe != nil {
-		hcfg.Dedupe = dedupe(a)
+	if opts.metrics != nil {
+		svc = countingService{Service: a.svc, placed: opts.metrics.placed}
+		hcfg.Observe = opts.metrics.observe
+	}
+	engine := newEngine(cfg, a, svc, faq, opts.payments, logger)
+	if opts.dedupe != nil {
+		hcfg.Dedupe = opts.dedupe(a)
+	}
+	if a.redis != nil {
+		// Replicas take turns at a conversation.
+		hcfg.Lease, hcfg.LeaseTTL = redisstore.NewLease(a.redis, cfg.Redis.Prefix), cfg.Redis.LeaseTTL
 	}
 	return a, engine, bot.NewHub(engine, hcfg), nil
 }
@@ -279,14 +315,15 @@ func notifierConfig(cfg *Config, logger *slog.Logger, f orders.NotificationFilte
 		MinBackoff:  cfg.Notifier.MinBackoff,
 		MaxBackoff:  cfg.Notifier.MaxBackoff,
 		MaxAttempts: cfg.Notifier.MaxAttempts,
+		Lease:       cfg.Notifier.Lease,
 		Logger:      logger,
 	}
 }
 
 // newEngine builds the conversation engine from the configuration;
 // payments are the methods offered per channel (pay on delivery elsewhere).
-func newEngine(cfg *Config, a *app, faq []dialog.FAQEntry, payments map[string][]orders.Payment, logger *slog.Logger) *dialog.Engine {
-	return dialog.New(a.svc, a.sessions, dialog.Config{
+func newEngine(cfg *Config, a *app, svc dialog.OrderService, faq []dialog.FAQEntry, payments map[string][]orders.Payment, logger *slog.Logger) *dialog.Engine {
+	return dialog.New(svc, a.sessions, dialog.Config{
 		FAQ:         faq,
 		Payments:    payments,
 		PaymentTTL:  cfg.Payments.TTL,

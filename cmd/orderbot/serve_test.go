@@ -423,6 +423,12 @@ func (l *lockedBuilder) Write(p []byte) (int, error) {
 	return l.b.Write(p)
 }
 
+func (l *lockedBuilder) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
 // Telegram Stars need no payment provider: a gift card (digital, with a
 // Stars price) ordered by polling is invoiced in XTR without a provider
 // token, and paid.

@@ -25,6 +25,15 @@ func NewDeduper(rdb redis.UniversalClient, prefix string, ttl time.Duration) *De
 	return &Deduper{newKeyspace(rdb, prefix, ttl, DefaultDedupeTTL)}
 }
 
+// Seen reports whether id is recorded.
+func (d *Deduper) Seen(ctx context.Context, id string) (bool, error) {
+	n, err := d.rdb.Exists(ctx, d.prefix+"seen:"+id).Result()
+	if err != nil {
+		return false, fmt.Errorf("look up message id: %w", err)
+	}
+	return n == 1, nil
+}
+
 // FirstSeen records id and reports whether it was new: of any number of
 // replicas that see one id at once, exactly one is told it is new.
 func (d *Deduper) FirstSeen(ctx context.Context, id string) (bool, error) {

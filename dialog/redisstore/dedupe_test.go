@@ -3,63 +3,46 @@ package redisstore_test
 import (
 	"context"
 	"fmt"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"orderbot/dialog/redisstore"
+	"orderbot/dialog/storetest"
 )
 
-// An id is new once, for every replica, until it expires.
-func TestDeduper(t *testing.T) {
+// An id is remembered for the TTL given, and forgotten after.
+func TestDeduperExpires(t *testing.T) {
 	eachServer(t, func(t *testing.T, srv server) {
 		ctx := context.Background()
 		const ttl = time.Hour
-		one, two := redisstore.NewDeduper(srv.rdb, "", ttl), redisstore.NewDeduper(srv.rdb, "", ttl)
-		if ok, err := one.FirstSeen(ctx, "telegram\x00100"); !ok || err != nil {
+		d := redisstore.NewDeduper(srv.rdb, "", ttl)
+		if ok, err := d.FirstSeen(ctx, "telegram\x00100"); !ok || err != nil {
 			t.Fatalf("first sight = %v, %v", ok, err)
-		}
-		if ok, err := two.FirstSeen(ctx, "telegram\x00100"); ok || err != nil {
-			t.Fatalf("on another replica = %v, %v; want a duplicate", ok, err)
-		}
-		if ok, _ := two.FirstSeen(ctx, "telegram\x00101"); !ok {
-			t.Fatal("a new id was taken for a duplicate")
 		}
 		wantTTL(t, srv, redisstore.DefaultPrefix+"seen:telegram\x00100", ttl)
 		if srv.mini == nil {
 			return
 		}
 		srv.elapse(ttl)
-		if ok, _ := one.FirstSeen(ctx, "telegram\x00100"); !ok {
-			t.Fatal("an expired id is still a duplicate")
+		if seen, _ := d.Seen(ctx, "telegram\x00100"); seen {
+			t.Fatal("an expired id is still seen")
 		}
 	})
 }
 
-// Of replicas that see the same ids at once, exactly one takes each id.
-func TestDeduperConcurrent(t *testing.T) {
+// The Deduper contract, each handle a replica on the same Redis; each
+// store of ids has a prefix of its own.
+func TestDeduperContract(t *testing.T) {
+	var stores atomic.Int64
 	eachServer(t, func(t *testing.T, srv server) {
-		const replicas, ids = 8, 50
-		var firsts atomic.Int64
-		var wg sync.WaitGroup
-		for range replicas {
-			d := redisstore.NewDeduper(srv.rdb, "", 0)
-			wg.Go(func() {
-				for i := range ids {
-					ok, err := d.FirstSeen(context.Background(), fmt.Sprint(i))
-					if err != nil {
-						t.Error(err)
-					}
-					if ok {
-						firsts.Add(1)
-					}
-				}
-			})
-		}
-		wg.Wait()
-		if firsts.Load() != ids {
-			t.Fatalf("%d first sightings of %d ids", firsts.Load(), ids)
-		}
+		storetest.RunDeduper(t, func(t *testing.T, n int) []storetest.Deduper {
+			prefix := fmt.Sprintf("contract%d:", stores.Add(1))
+			ds := make([]storetest.Deduper, n)
+			for i := range ds {
+				ds[i] = redisstore.NewDeduper(srv.rdb, prefix, 0)
+			}
+			return ds
+		})
 	})
 }

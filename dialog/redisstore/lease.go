@@ -2,17 +2,18 @@ package redisstore
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"orderbot/dialog"
 )
 
 // ErrLeaseLost is returned for a lease that is no longer held by the token
 // given: it expired, and perhaps another replica took it since.
-var ErrLeaseLost = errors.New("redisstore: lease not held")
+var ErrLeaseLost = dialog.ErrLeaseLost
 
 // fenceKeep is how long the counter of a lease's fencing tokens outlives the
 // last Acquire. A counter forgotten starts again at 1, so a holder that

@@ -114,8 +114,12 @@ func (s *Store) Load(ctx context.Context, key dialog.Key) (*dialog.Session, bool
 	return sess, true, nil
 }
 
-// Update implements dialog.Store.
+// Update implements dialog.Store. When ctx carries a lease token
+// (dialog.WithLease), it is UpdateFenced with that token.
 func (s *Store) Update(ctx context.Context, key dialog.Key, fn func(*dialog.Session) error) error {
+	if token, ok := dialog.LeaseOf(ctx); ok {
+		return s.UpdateFenced(ctx, key, token, fn)
+	}
 	return s.update(ctx, key, nil, 0, fn)
 }
 

@@ -3,6 +3,7 @@ package redisstore_test
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -105,8 +106,18 @@ func cartSession() dialog.Session {
 			Name: "Li Lei", Phone: "+8613800138000", Payment: orders.PayOnDelivery, Key: "ck-7Q2M4X9RPA",
 		},
 		Profile:   dialog.Profile{Address: "Room 1203, Building 5, 88 Garden Road, Xihu District, Hangzhou", Name: "Li Lei", Phone: "+8613800138000"},
+		Recent:    recentIDs(),
 		UpdatedAt: time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC),
 	}
+}
+
+// recentIDs are as many Telegram update ids as a session remembers.
+func recentIDs() []string {
+	ids := make([]string, dialog.MaxRecent)
+	for i := range ids {
+		ids[i] = strconv.Itoa(812345670 + i)
+	}
+	return ids
 }
 
 func mustSave(t *testing.T, st *redisstore.Store, want dialog.Session) {
@@ -204,6 +215,10 @@ func TestUpdateFenced(t *testing.T) {
 		}
 		if err := st.UpdateFenced(ctx, conv, stalled, seq(3)); !errors.Is(err, redisstore.ErrLeaseLost) {
 			t.Fatalf("stale save = %v, want ErrLeaseLost", err)
+		}
+		// Update is fenced the same when the hub puts the token in ctx.
+		if err := st.Update(dialog.WithLease(ctx, stalled), conv, seq(3)); !errors.Is(err, dialog.ErrLeaseLost) {
+			t.Fatalf("stale save through the context = %v, want dialog.ErrLeaseLost", err)
 		}
 		s, _, err := st.Load(ctx, conv)
 		if err != nil || s.Seq != 2 || s.Version != 2 {

@@ -20,8 +20,8 @@ type Deduper struct {
 	ttl   time.Duration
 	now   func() time.Time
 
-	insert, purge string
-	inserts       atomic.Int64
+	insert, exists, purge string
+	inserts               atomic.Int64
 	// escape makes an id storable: PostgreSQL's TEXT cannot hold the NUL
 	// byte that the hub's ids contain ("channel\x00id"). SQLite keeps ids
 	// as they are, so the ids it recorded before still match.
@@ -46,6 +46,7 @@ func NewDeduper(db *sqlx.DB, ttl time.Duration, now func() time.Time) *Deduper {
 	d := &Deduper{
 		db: db, stmts: newStmts(db), ttl: ttl, now: now,
 		insert: db.Rebind(`INSERT INTO seen_messages (id, seen_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING`),
+		exists: db.Rebind(`SELECT EXISTS (SELECT 1 FROM seen_messages WHERE id = ? AND seen_at >= ?)`),
 		purge:  db.Rebind(`DELETE FROM seen_messages WHERE seen_at < ?`),
 		escape: func(id string) string { return id },
 	}
@@ -53,6 +54,16 @@ func NewDeduper(db *sqlx.DB, ttl time.Duration, now func() time.Time) *Deduper {
 		d.escape = nulEscaper.Replace
 	}
 	return d
+}
+
+// Seen reports whether id was recorded less than the TTL ago.
+func (d *Deduper) Seen(ctx context.Context, id string) (bool, error) {
+	var seen bool
+	err := d.db.GetContext(ctx, &seen, d.exists, d.escape(id), d.now().Add(-d.ttl).UnixMicro())
+	if err != nil {
+		return false, fmt.Errorf("look up message id: %w", err)
+	}
+	return seen, nil
 }
 
 // FirstSeen records id and reports whether it was new. Ids older than the

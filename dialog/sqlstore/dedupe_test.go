@@ -3,12 +3,11 @@ package sqlstore_test
 import (
 	"context"
 	"fmt"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	dialogsql "orderbot/dialog/sqlstore"
+	"orderbot/dialog/storetest"
 	"orderbot/internal/testenv"
 	"orderbot/orders/sqlstore"
 )
@@ -37,68 +36,24 @@ func eachDatabase(t *testing.T, test func(t *testing.T, url string)) {
 	t.Run("postgres", func(t *testing.T) { test(t, testenv.PostgresURL(t)) })
 }
 
-// An id seen before a restart is still a duplicate after it.
-func TestDeduperSurvivesRestart(t *testing.T) {
-	eachDatabase(t, func(t *testing.T, url string) {
-		ctx := context.Background()
-		first := dialogsql.NewDeduper(openDB(t, url).DB(), time.Hour, nil)
-		if ok, err := first.FirstSeen(ctx, "telegram\x00100"); !ok || err != nil {
-			t.Fatalf("first sight = %v, %v", ok, err)
-		}
-		again := dialogsql.NewDeduper(openDB(t, url).DB(), time.Hour, nil)
-		if ok, err := again.FirstSeen(ctx, "telegram\x00100"); ok || err != nil {
-			t.Fatalf("after a restart = %v, %v; want a duplicate", ok, err)
-		}
-		if ok, _ := again.FirstSeen(ctx, "telegram\x00101"); !ok {
-			t.Fatal("a new id was taken for a duplicate")
-		}
-	})
-}
-
-// The hub's ids hold a NUL byte, which PostgreSQL's TEXT cannot: an id that
-// looks like another once escaped is still another.
-func TestDeduperNULInIds(t *testing.T) {
-	eachDatabase(t, func(t *testing.T, url string) {
-		d := dialogsql.NewDeduper(openDB(t, url).DB(), time.Hour, nil)
-		for _, c := range []struct {
-			id    string
-			first bool
-		}{
-			{"telegram\x00100", true}, {`telegram\0100`, true}, {`telegram\\0100`, true},
-			{"telegram\x00100", false}, {`telegram\0100`, false},
-		} {
-			if first, err := d.FirstSeen(context.Background(), c.id); first != c.first || err != nil {
-				t.Fatalf("FirstSeen(%q) = %v, %v; want %v", c.id, first, err, c.first)
-			}
-		}
-	})
-}
-
-func TestDeduperConcurrent(t *testing.T) {
-	eachDatabase(t, func(t *testing.T, url string) {
-		d := dialogsql.NewDeduper(openDB(t, url).DB(), time.Hour, nil)
-		var firsts atomic.Int64
-		var wg sync.WaitGroup
-		for g := 0; g < 8; g++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for i := 0; i < 50; i++ {
-					ok, err := d.FirstSeen(context.Background(), fmt.Sprint(i))
-					if err != nil {
-						t.Error(err)
-					}
-					if ok {
-						firsts.Add(1)
-					}
+// The Deduper contract, each handle a process of its own on a new
+// database, SQLite and PostgreSQL.
+func TestDeduperContract(t *testing.T) {
+	for name, fresh := range map[string]func(t *testing.T) string{
+		"sqlite":   func(t *testing.T) string { return "sqlite:" + t.TempDir() + "/orderbot.db" },
+		"postgres": func(t *testing.T) string { return testenv.PostgresURL(t) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			storetest.RunDeduper(t, func(t *testing.T, n int) []storetest.Deduper {
+				url := fresh(t)
+				ds := make([]storetest.Deduper, n)
+				for i := range ds {
+					ds[i] = dialogsql.NewDeduper(openDB(t, url).DB(), time.Hour, nil)
 				}
-			}()
-		}
-		wg.Wait()
-		if firsts.Load() != 50 {
-			t.Fatalf("%d first sightings of 50 ids", firsts.Load())
-		}
-	})
+				return ds
+			})
+		})
+	}
 }
 
 // Expired ids are purged, so the table stays bounded.

@@ -201,6 +201,28 @@ func (s *Store) Undelivered(ctx context.Context, parked bool, limit int) ([]orde
 	return out, nil
 }
 
+// Backlog counts, for metrics, the notifications not delivered yet: those
+// still being tried, with when the oldest of them was written (zero when
+// there is none), and the parked ones.
+func (s *Store) Backlog(ctx context.Context) (waiting int, oldest time.Time, parked int, err error) {
+	var row struct {
+		Waiting int           `db:"waiting"`
+		Oldest  sql.NullInt64 `db:"oldest"`
+		Parked  int           `db:"parked"`
+	}
+	const q = `SELECT
+		(SELECT COUNT(*) FROM outbox WHERE delivered_at IS NULL AND parked_at IS NULL) AS waiting,
+		(SELECT MIN(created_at) FROM outbox WHERE delivered_at IS NULL AND parked_at IS NULL) AS oldest,
+		(SELECT COUNT(*) FROM outbox WHERE delivered_at IS NULL AND parked_at IS NOT NULL) AS parked`
+	if err := s.rdb.GetContext(ctx, &row, q); err != nil {
+		return 0, time.Time{}, 0, fail("count the outbox", err)
+	}
+	if row.Oldest.Valid {
+		oldest = fromMicros(row.Oldest.Int64)
+	}
+	return row.Waiting, oldest, row.Parked, nil
+}
+
 // Unpark makes parked notifications due again at at, their attempts
 // counted from zero and their last error kept until the next attempt: the
 // ones ids names, or every parked one when ids is empty. It returns how

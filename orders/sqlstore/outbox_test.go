@@ -286,6 +286,9 @@ func TestOutboxUndeliveredAndUnpark(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	if waiting, oldest, parked, err := s.Backlog(ctx); err != nil || waiting != 1 || !oldest.Equal(t0) || parked != 2 {
+		t.Fatalf("Backlog = %d, %v, %d, %v; want 1 waiting since t0, 2 parked", waiting, oldest, parked, err)
+	}
 	trying, err := s.Undelivered(ctx, false, 10)
 	if err != nil || len(trying) != 1 || trying[0].ID != ns[1].ID || !trying[0].NextAttempt.Equal(retryAt) ||
 		trying[0].LastError != "502 bad gateway" || !trying[0].ParkedAt.IsZero() || trying[0].Attempts != 1 {
@@ -312,5 +315,13 @@ func TestOutboxUndeliveredAndUnpark(t *testing.T) {
 	}
 	if left, _ := s.Undelivered(ctx, true, 10); len(left) != 0 {
 		t.Errorf("still parked: %+v", left)
+	}
+	for _, n := range again {
+		if err := s.MarkDelivered(ctx, n.ID, later); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if waiting, oldest, _, err := s.Backlog(ctx); err != nil || waiting != 1 || oldest.IsZero() {
+		t.Fatalf("Backlog = %d, %v, %v; want the last unparked one waiting", waiting, oldest, err)
 	}
 }

@@ -255,6 +255,39 @@ func openPostgres(ctx context.Context, dsn string) (*Store, error) {
 	return &Store{db: db, rdb: db, dialect: DialectPostgres}, nil
 }
 
+// startLock is the PostgreSQL advisory lock key of Exclusive (Migrate's,
+// taken inside it, is another).
+const startLock = 7243002
+
+// Exclusive runs fn while no other process runs an Exclusive fn on the
+// same database: what every replica does at start (migrations of the
+// packages sharing the database, seeding an empty catalog) then runs once
+// at a time, and the later replicas find it done. On PostgreSQL it holds
+// a session advisory lock on a connection of its own; on SQLite, whose
+// writes already take turns and whose start-up statements tolerate each
+// other, it just runs fn.
+func (s *Store) Exclusive(ctx context.Context, fn func() error) error {
+	if s.dialect != DialectPostgres {
+		return fn()
+	}
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return fail("lock the database", err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock($1)", startLock); err != nil {
+		return fail("lock the database", err)
+	}
+	defer func() {
+		// Closing the connection releases the lock too; this returns it
+		// to the pool unlocked.
+		uctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		conn.ExecContext(uctx, "SELECT pg_advisory_unlock($1)", startLock)
+	}()
+	return fn()
+}
+
 // DB returns the handle writes go through, for a sibling store (dialog
 // sessions) that keeps its tables in the same database. Its transactions take
 // the write lock at BEGIN on SQLite, where it also has a single connection:

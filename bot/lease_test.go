@@ -1,0 +1,145 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"orderbot/dialog"
+)
+
+// memoryLease is a Leaser in memory, shared by the hubs of a test as Redis
+// is by replicas: one holder a name, growing tokens, ttl ignored.
+type memoryLease struct {
+	mu       sync.Mutex
+	cond     *sync.Cond
+	held     map[string]int64
+	next     int64
+	fail     error // Acquire's error, when set
+	released atomic.Int64
+}
+
+func newMemoryLease() *memoryLease {
+	l := &memoryLease{held: map[string]int64{}}
+	l.cond = sync.NewCond(&l.mu)
+	return l
+}
+
+func (l *memoryLease) Acquire(ctx context.Context, name string, _ time.Duration) (int64, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for l.held[name] != 0 && l.fail == nil && ctx.Err() == nil {
+		l.cond.Wait()
+	}
+	if l.fail != nil {
+		return 0, l.fail
+	}
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	l.next++
+	l.held[name] = l.next
+	return l.next, nil
+}
+
+func (l *memoryLease) Release(_ context.Context, name string, token int64) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.held[name] != token {
+		return dialog.ErrLeaseLost
+	}
+	delete(l.held, name)
+	l.released.Add(1)
+	l.cond.Broadcast()
+	return nil
+}
+
+// Two hubs (two replicas) sharing a lease never handle one conversation's
+// messages at the same time, and every handling carries its token; each
+// message's replies are delivered before the lease is released.
+func TestHubLeaseAcrossReplicas(t *testing.T) {
+	lease := newMemoryLease()
+	var busy, overlaps, handled atomic.Int64
+	handler := HandlerFunc(func(ctx context.Context, in dialog.Inbound) ([]dialog.Reply, error) {
+		if _, ok := dialog.LeaseOf(ctx); !ok {
+			t.Error("handled without the lease's token in the context")
+		}
+		if busy.Add(1) > 1 {
+			overlaps.Add(1)
+		}
+		time.Sleep(200 * time.Microsecond)
+		busy.Add(-1)
+		handled.Add(1)
+		return []dialog.Reply{{Text: in.Text}}, nil
+	})
+	var observed atomic.Int64
+	cfg := HubConfig{Workers: 4, QueueLimit: 200, Lease: lease, Observe: func(channel string, took time.Duration, replies int, err error) {
+		if channel != "telegram" || replies != 1 || err != nil || took <= 0 {
+			t.Errorf("observed %s, %v, %d, %v", channel, took, replies, err)
+		}
+		observed.Add(1)
+	}}
+	replicas := []*Hub{NewHub(handler, cfg), NewHub(handler, cfg)}
+	rec := newRecorder()
+	key := chatKey("1")
+	const n = 200
+	for i := range n {
+		if err := replicas[i%2].Submit(msg(key, i), rec.deliver); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rec.waitDeliveries(t, n)
+	for _, h := range replicas {
+		mustClose(t, h)
+	}
+	if overlaps.Load() != 0 || handled.Load() != n || observed.Load() != n {
+		t.Fatalf("overlaps %d, handled %d, observed %d; want 0, %d, %d", overlaps.Load(), handled.Load(), observed.Load(), n, n)
+	}
+	if got := lease.released.Load(); got != n {
+		t.Errorf("leases released %d, want %d", got, n)
+	}
+}
+
+// A handler that lost the lease (it stalled past it; nothing was saved)
+// handles the message again under a new lease; a lease that cannot be
+// taken is the message's error.
+func TestHubLeaseLostAndUnavailable(t *testing.T) {
+	lease := newMemoryLease()
+	var calls atomic.Int64
+	var tokens sync.Map
+	handler := HandlerFunc(func(ctx context.Context, in dialog.Inbound) ([]dialog.Reply, error) {
+		token, _ := dialog.LeaseOf(ctx)
+		tokens.Store(calls.Add(1), token)
+		if calls.Load() == 1 {
+			return nil, dialog.ErrLeaseLost
+		}
+		return []dialog.Reply{{Text: in.Text}}, nil
+	})
+	h := NewHub(handler, HubConfig{Lease: lease})
+	rec := newRecorder()
+	key := chatKey("2")
+	if err := h.Submit(msg(key, 1), rec.deliver); err != nil {
+		t.Fatal(err)
+	}
+	rec.waitDeliveries(t, 1)
+	first, _ := tokens.Load(int64(1))
+	second, _ := tokens.Load(int64(2))
+	if calls.Load() != 2 || rec.errors(key)[0] != nil || second.(int64) <= first.(int64) {
+		t.Fatalf("calls %d, error %v, tokens %v then %v; want a second handling under a new lease", calls.Load(), rec.errors(key)[0], first, second)
+	}
+
+	lease.mu.Lock()
+	lease.fail = errors.New("redis: connection refused")
+	lease.mu.Unlock()
+	if err := h.Submit(msg(key, 2), rec.deliver); err != nil {
+		t.Fatal(err)
+	}
+	rec.waitDeliveries(t, 1)
+	if errs := rec.errors(key); len(errs) != 2 || errs[1] == nil || calls.Load() != 2 {
+		t.Fatalf("errors %v, calls %d; want the lease's error and no handling", errs, calls.Load())
+	}
+	mustClose(t, h)
+}
