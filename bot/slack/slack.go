@@ -48,6 +48,10 @@ type Config struct {
 	PerChannelInterval time.Duration
 	// GlobalRate is the most notifications per second overall. Default 20.
 	GlobalRate int
+	// SharedLimit, when set, makes PerChannelInterval, GlobalRate and the
+	// pauses after a 429 hold for every replica sharing it together
+	// (redisstore.Limiter), not for each. Nil: each replica paces itself.
+	SharedLimit bot.SharedLimit
 	// Cards remembers which message shows each order's card, so that it is
 	// updated in place. Default: kept in this process only.
 	Cards bot.Cards
@@ -139,7 +143,7 @@ func New(ctx context.Context, cfg Config, hub bot.Submitter) (*Bot, error) {
 		hub:   hub,
 		log:   cfg.Logger.With("channel", Channel),
 		api:   slackapi.New(cfg.Token, slackapi.OptionAPIURL(cfg.APIURL), slackapi.OptionHTTPClient(client)),
-		pace:  bot.NewPacer[string](cfg.PerChannelInterval, cfg.GlobalRate),
+		pace:  bot.NewSharedPacer[string](cfg.PerChannelInterval, cfg.GlobalRate, cfg.SharedLimit, Channel),
 		hints: make(chan struct{}, 8),
 	}
 	for attempt := 0; ; attempt++ {

@@ -52,6 +52,10 @@ type Config struct {
 	// GlobalRate is the most notifications per second overall. Default 30
 	// (Telegram's limit).
 	GlobalRate int
+	// SharedLimit, when set, makes PerChatInterval, GlobalRate and the
+	// pauses after a 429 hold for every replica sharing it together
+	// (redisstore.Limiter), not for each. Nil: each replica paces itself.
+	SharedLimit bot.SharedLimit
 	// ImageDir is where product images given as relative paths are read
 	// from (URLs are fetched by Telegram itself). Default: the working
 	// directory.
@@ -163,7 +167,7 @@ func New(ctx context.Context, cfg Config, hub bot.Submitter) (*Bot, error) {
 		log: cfg.Logger.With("channel", Channel),
 		// The client's own timeout is a backstop; each call has its deadline.
 		client:    &http.Client{Transport: transport, Timeout: cfg.PollTimeout + 2*cfg.RequestTimeout},
-		pace:      bot.NewPacer[int64](cfg.PerChatInterval, cfg.GlobalRate),
+		pace:      bot.NewSharedPacer[int64](cfg.PerChatInterval, cfg.GlobalRate, cfg.SharedLimit, Channel),
 		keyboards: newMemo(24*time.Hour, 100000),
 		hinted:    newMemo(10*time.Second, 10000),
 		local:     make(chan func(context.Context), 256),

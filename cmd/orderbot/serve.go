@@ -85,6 +85,7 @@ func runServe(ctx context.Context, cfg *Config, logger *slog.Logger, args []stri
 			ProviderToken:   env("TELEGRAM_PAYMENT_PROVIDER_TOKEN"),
 			Checkout:        engine,
 			Cards:           dialogsql.NewCards(a.store.DB()),
+			SharedLimit:     sharedLimit(a, cfg),
 			Logger:          logger,
 		}
 		if a.redis != nil && (tcfg.WebhookURL == "" || tcfg.WebhookSecret == "") {
@@ -130,6 +131,7 @@ func runServe(ctx context.Context, cfg *Config, logger *slog.Logger, args []stri
 			PerChannelInterval: cfg.Slack.PerChannelInterval,
 			GlobalRate:         cfg.Slack.GlobalRate,
 			Cards:              dialogsql.NewCards(a.store.DB()),
+			SharedLimit:        sharedLimit(a, cfg),
 			Home:               engine,
 			Forms:              engine,
 			Logger:             logger,
@@ -264,6 +266,16 @@ func runServe(ctx context.Context, cfg *Config, logger *slog.Logger, args []stri
 	}
 	wg.Wait()
 	return runErr
+}
+
+// sharedLimit is the channels' rate limits shared by the replicas: in
+// Redis when there is one, none otherwise (a nil interface, not a nil
+// *Limiter, turns sharing off).
+func sharedLimit(a *app, cfg *Config) bot.SharedLimit {
+	if a.redis == nil {
+		return nil
+	}
+	return redisstore.NewLimiter(a.redis, cfg.Redis.Prefix)
 }
 
 // conversationOptions are what serve adds to the conversations the

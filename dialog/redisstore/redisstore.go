@@ -1,8 +1,10 @@
 // Package redisstore keeps what the replicas of orderbot share about
 // conversations in Redis: sessions (Store), the inbound message ids already
-// handled (Deduper), where each order's card is shown (Cards), and
+// handled (Deduper), where each order's card is shown (Cards),
 // per-conversation leases that keep one conversation on one replica at a
-// time (Lease). It is the only package of orderbot that knows Redis.
+// time (Lease), and the channels' rate limits, so that they hold for the
+// whole fleet (Limiter). It is the only package of orderbot that knows
+// Redis.
 //
 // Every key starts with a prefix (DefaultPrefix unless configured), so that
 // several deployments may share a server:
@@ -12,6 +14,9 @@
 //	PREFIX card:CHANNEL:ORDER         the message showing the order's card
 //	PREFIX lease:NAME                 the fencing token of the lease's holder; expires after the lease TTL
 //	PREFIX fence:NAME                 the last fencing token handed out for NAME
+//	PREFIX limit:CHANNEL:global       when the channel's next send may leave
+//	PREFIX limit:CHANNEL:chat:CHAT    when the chat's next send may leave
+//	PREFIX limit:CHANNEL:pause        set while the channel asked the fleet to wait (a 429)
 //
 // A Redis Cluster is not supported: the scripts touch a session and its
 // lease together.
@@ -38,7 +43,9 @@ const DefaultSessionIdle = 30 * 24 * time.Hour
 
 // Open returns a client for a Redis URL: redis://[:PASSWORD@]HOST[:PORT][/DB],
 // rediss:// for TLS, or unix://PATH. It does not connect; the first command
-// does, and go-redis reconnects by itself after a failure.
+// does, and go-redis reconnects by itself after a failure. Every command
+// ends with its context's deadline, so that a Redis that hangs (rather
+// than refusing connections) holds a caller no longer than it allows.
 func Open(redisURL string) (*redis.Client, error) {
 	opts, err := redis.ParseURL(redisURL)
 	if err != nil {
@@ -48,6 +55,7 @@ func Open(redisURL string) (*redis.Client, error) {
 		}
 		return nil, fmt.Errorf("redis URL: %w", err)
 	}
+	opts.ContextTimeoutEnabled = true
 	return redis.NewClient(opts), nil
 }
 
