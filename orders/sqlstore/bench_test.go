@@ -14,11 +14,12 @@ import (
 // that they do not all update one row.
 const benchVariants = 500
 
-// benchCatalog is one category of benchVariants single-variant products
-// with as much stock as a catalog may hold.
-func benchCatalog() *orders.Catalog {
+// benchCatalog is one category of n single-variant products, p0 to p(n-1),
+// variant pI-v priced 100+I, with as much stock as a catalog may hold.
+// scripts/bench-postgres.sh writes the same catalog for pgbench.
+func benchCatalog(n int) *orders.Catalog {
 	c := &orders.Catalog{Categories: []orders.Category{{ID: "bench", Name: text("Bench")}}}
-	for i := range benchVariants {
+	for i := range n {
 		sku := fmt.Sprintf("p%d", i)
 		c.Products = append(c.Products, orders.Product{
 			SKU: sku, CategoryID: "bench", Kind: orders.KindGoods, Active: true, Name: text("Product " + sku),
@@ -45,7 +46,7 @@ func reportOrdersPerSecond(b *testing.B, n int) {
 // and the Store, one write transaction each, on a WAL file.
 func BenchmarkPlaceOrder(b *testing.B) {
 	s := mustOpen(b)
-	mustImport(b, s, benchCatalog())
+	mustImport(b, s, benchCatalog(benchVariants))
 	svc := orders.NewService(s, nil)
 	ctx := context.Background()
 	i := 0
@@ -63,64 +64,99 @@ func BenchmarkPlaceOrder(b *testing.B) {
 // could reach.
 func BenchmarkPlaceOrderBareSQL(b *testing.B) {
 	s := mustOpen(b)
-	mustImport(b, s, benchCatalog())
+	mustImport(b, s, benchCatalog(benchVariants))
 	ctx := context.Background()
-	db := s.DB().DB
-	queries := []string{qInsertOrder, qReserve, qInsertLine, qInsertFirstChange, qInsertOutbox, qLinesOfOrder}
-	stmts := make(map[string]*sql.Stmt, len(queries))
-	for _, q := range queries {
-		st, err := db.PrepareContext(ctx, q)
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer st.Close()
-		stmts[q] = st
-	}
-	c := customer
+	bare := mustPrepareBare(b, s)
 	i := 0
 	for ; b.Loop(); i++ {
-		d := benchDraft(i)
-		at := micros(time.Now())
-		var total int64
-		for _, l := range d.Lines {
-			total += l.UnitPrice.Amount * int64(l.Quantity)
+		if err := bare.place(ctx, benchDraft(i)); err != nil {
+			b.Fatal(err)
 		}
-		tx, err := db.BeginTx(ctx, nil)
+	}
+	reportOrdersPerSecond(b, i)
+}
+
+// bareSQL places orders with PlaceOrder's statements for an order paid on
+// delivery, prepared on the store's write pool, and nothing else.
+type bareSQL struct {
+	db       *sql.DB
+	postgres bool
+	stmts    map[string]*sql.Stmt // by the query's text before rebinding
+}
+
+// mustPrepareBare prepares PlaceOrder's statements on s's write pool, as
+// the store prepares its own: in the dialect's placeholders, the order's
+// insert returning its id on PostgreSQL, whose driver has no LastInsertId.
+func mustPrepareBare(b *testing.B, s *Store) *bareSQL {
+	b.Helper()
+	bare := &bareSQL{db: s.DB().DB, postgres: s.Dialect() == DialectPostgres, stmts: map[string]*sql.Stmt{}}
+	insert := qInsertOrder
+	if bare.postgres {
+		insert = qInsertOrderReturning
+	}
+	for _, q := range []string{insert, qReserve, qInsertLine, qInsertFirstChange, qInsertOutbox, qLinesOfOrder} {
+		st, err := bare.db.Prepare(s.DB().Rebind(q))
 		if err != nil {
 			b.Fatal(err)
 		}
-		must := func(err error) {
-			if err != nil {
-				tx.Rollback()
-				b.Fatal(err)
-			}
-		}
-		res, err := tx.StmtContext(ctx, stmts[qInsertOrder]).ExecContext(ctx, orders.NewNumber(), d.CheckoutKey,
-			c.Channel, c.Chat, c.User, c.Lang, string(orders.StatusPendingShipment), total, "CNY",
-			d.Address, d.ContactName, d.Phone, string(d.Payment), d.CostCentre, d.Reason, at, at, "")
-		must(err)
-		id, err := res.LastInsertId()
-		must(err)
-		for j, l := range d.Lines {
-			_, err := tx.StmtContext(ctx, stmts[qReserve]).ExecContext(ctx,
-				l.Quantity, l.VariantSKU, l.Quantity, l.UnitPrice.Amount, l.UnitPrice.Currency)
-			must(err)
-			_, err = tx.StmtContext(ctx, stmts[qInsertLine]).ExecContext(ctx, id, j+1, l.Quantity, l.VariantSKU)
-			must(err)
-		}
-		_, err = tx.StmtContext(ctx, stmts[qInsertFirstChange]).ExecContext(ctx, id, "", string(orders.StatusPendingShipment), "customer", "", at)
-		must(err)
-		_, err = tx.StmtContext(ctx, stmts[qInsertOutbox]).ExecContext(ctx, "OB-X", c.Channel, c.Chat, c.User, c.Lang,
-			"", string(orders.StatusPendingShipment), "", "", "customer", at, at)
-		must(err)
-		rows, err := tx.StmtContext(ctx, stmts[qLinesOfOrder]).QueryContext(ctx, id)
-		must(err)
-		for rows.Next() {
-			var l lineRow
-			must(rows.Scan(&l.OrderID, &l.VariantSKU, &l.ProductSKU, &l.ProductName, &l.VariantName, &l.UnitPrice, &l.Currency, &l.Quantity))
-		}
-		must(rows.Close())
-		must(tx.Commit())
+		b.Cleanup(func() { st.Close() })
+		bare.stmts[q] = st
 	}
-	reportOrdersPerSecond(b, i)
+	return bare
+}
+
+// place places d in one transaction, as PlaceOrder would place it
+// (pending shipment, placed now by its customer), checking only that each
+// line's stock was reserved.
+func (bare *bareSQL) place(ctx context.Context, d orders.Draft) error {
+	c := d.Customer
+	at := micros(time.Now())
+	var total int64
+	for _, l := range d.Lines {
+		total += l.UnitPrice.Amount * int64(l.Quantity)
+	}
+	tx, err := bare.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	stmt := func(q string) *sql.Stmt { return tx.StmtContext(ctx, bare.stmts[q]) }
+	number := orders.NewNumber()
+	args := []any{number, d.CheckoutKey, c.Channel, c.Chat, c.User, c.Lang, string(orders.StatusPendingShipment), total, "CNY",
+		d.Address, d.ContactName, d.Phone, string(d.Payment), d.CostCentre, d.Reason, at, at, ""}
+	var id int64
+	if bare.postgres {
+		err = stmt(qInsertOrderReturning).QueryRowContext(ctx, args...).Scan(&id)
+	} else {
+		var res sql.Result
+		if res, err = stmt(qInsertOrder).ExecContext(ctx, args...); err == nil {
+			id, err = res.LastInsertId()
+		}
+	}
+	if err != nil {
+		return err
+	}
+	for j, l := range d.Lines {
+		ok, err := affected(stmt(qReserve).ExecContext(ctx, l.Quantity, l.VariantSKU, l.Quantity, l.UnitPrice.Amount, l.UnitPrice.Currency))
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("%s: no stock reserved", l.VariantSKU)
+		}
+		if _, err := stmt(qInsertLine).ExecContext(ctx, id, j+1, l.Quantity, l.VariantSKU); err != nil {
+			return err
+		}
+	}
+	if _, err := stmt(qInsertFirstChange).ExecContext(ctx, id, "", string(orders.StatusPendingShipment), "customer", "", at); err != nil {
+		return err
+	}
+	if _, err := stmt(qInsertOutbox).ExecContext(ctx, number, c.Channel, c.Chat, c.User, c.Lang,
+		"", string(orders.StatusPendingShipment), "", "", "customer", at, at); err != nil {
+		return err
+	}
+	if _, err := scanLines(stmt(qLinesOfOrder).QueryContext(ctx, id)); err != nil {
+		return err
+	}
+	return tx.Commit()
 }

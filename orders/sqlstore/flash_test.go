@@ -71,3 +71,37 @@ func problems(err error) ([]orders.Problem, bool) {
 	}
 	return pe.Problems, true
 }
+
+// Orders naming the same variants in opposite orders, placed at once from
+// two store handles, never deadlock: stock is reserved in SKU order.
+func TestOppositeLineOrdersDoNotDeadlock(t *testing.T) {
+	db := freshDB(t)
+	replicas := []*Store{mustOpenURL(t, db), mustOpenURL(t, db)}
+	c := testCatalog()
+	c.Products[0].Variants[0].Stock = 1000 // tea-green
+	c.Products[0].Variants[1].Stock = 1000 // tea-black
+	mustImport(t, replicas[0], c)
+	svcs := []*orders.Service{mustService(t, replicas[0]), mustService(t, replicas[1])}
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	errs := make(chan error, 200)
+	for i := range 200 {
+		wg.Go(func() {
+			lines := []orders.DraftLine{line("tea-green", 1, 1200), line("tea-black", 1, 1500)}
+			if i%2 == 1 {
+				lines[0], lines[1] = lines[1], lines[0]
+			}
+			if _, err := svcs[i%2].Place(ctx, draft(fmt.Sprintf("dl-%d", i), lines...)); err != nil {
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("Place: %v", err)
+	}
+	if green, black := mustStock(t, replicas[0], "tea-green"), mustStock(t, replicas[0], "tea-black"); green != 800 || black != 800 {
+		t.Errorf("stock %d and %d, want 800 each", green, black)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"sort"
 	"strings"
 	"time"
 
@@ -247,24 +248,41 @@ func (s *Store) placeOrder(ctx context.Context, tx *txn, d orders.Draft, number 
 // customer why, and all such problems are returned together as a
 // *orders.ProblemsError. With stars the lines are paid in Telegram Stars
 // (qReserveStars).
+//
+// Stock is reserved in the order of the variants' SKUs, whatever the order
+// of the lines: two orders of the same variants then lock their rows in
+// the same order, and cannot deadlock on PostgreSQL.
 func (s *Store) reserveLines(ctx context.Context, tx *txn, id int64, lines []orders.DraftLine, stars bool) error {
-	var problems []orders.Problem
-	for i, dl := range lines {
-		var ok bool
+	bySKU := make([]int, len(lines))
+	for i := range bySKU {
+		bySKU[i] = i
+	}
+	sort.SliceStable(bySKU, func(a, b int) bool { return lines[bySKU[a]].VariantSKU < lines[bySKU[b]].VariantSKU })
+	reserved := make([]bool, len(lines))
+	for _, i := range bySKU {
+		dl := lines[i]
 		var err error
 		if stars {
-			ok, err = affected(tx.exec(ctx, qReserveStars, dl.Quantity, dl.VariantSKU, dl.Quantity, dl.UnitPrice.Amount, string(orders.KindDigital)))
-			if err == nil && ok {
-				ok, err = affected(tx.exec(ctx, qInsertStarsLine, id, i+1, dl.Quantity, dl.VariantSKU))
-			}
+			reserved[i], err = affected(tx.exec(ctx, qReserveStars, dl.Quantity, dl.VariantSKU, dl.Quantity, dl.UnitPrice.Amount, string(orders.KindDigital)))
 		} else {
-			ok, err = affected(tx.exec(ctx, qReserve, dl.Quantity, dl.VariantSKU, dl.Quantity, dl.UnitPrice.Amount, dl.UnitPrice.Currency))
-			if err == nil && ok {
-				ok, err = affected(tx.exec(ctx, qInsertLine, id, i+1, dl.Quantity, dl.VariantSKU))
-			}
+			reserved[i], err = affected(tx.exec(ctx, qReserve, dl.Quantity, dl.VariantSKU, dl.Quantity, dl.UnitPrice.Amount, dl.UnitPrice.Currency))
 		}
 		if err != nil {
 			return err
+		}
+	}
+	var problems []orders.Problem
+	for i, dl := range lines {
+		ok := reserved[i]
+		if ok {
+			var err error
+			insert := qInsertLine
+			if stars {
+				insert = qInsertStarsLine
+			}
+			if ok, err = affected(tx.exec(ctx, insert, id, i+1, dl.Quantity, dl.VariantSKU)); err != nil {
+				return err
+			}
 		}
 		if !ok {
 			ps, err := s.whyNot(ctx, tx, dl, stars)
