@@ -156,8 +156,30 @@ func (m *MemoryStore) Load(_ context.Context, key Key) (*Session, bool, error) {
 // Update implements Store. Sessions are stored encoded, as in the other
 // stores, so that fn never shares memory with the stored copy.
 func (m *MemoryStore) Update(ctx context.Context, key Key, fn func(*Session) error) error {
+	return CompareAndSet(ctx, key, m.Load, func(_ *Session, _ bool, base int64, data []byte) (int64, error) {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		if m.versions[key] != base {
+			return 0, nil
+		}
+		m.sessions[key] = data
+		m.versions[key] = base + 1
+		return base + 1, nil
+	}, fn)
+}
+
+// CompareAndSet is a store's Update: it loads the session for key, calls fn
+// on it and saves it, encoded, with save, which must store it only if the
+// stored version is still base (found tells whether one was stored at all)
+// and return the new version, or 0 when another writer saved in between;
+// fn then runs again on a fresh copy, up to MaxUpdateAttempts times
+// (ErrConflict after that). It returns fn's error or save's.
+func CompareAndSet(ctx context.Context, key Key,
+	load func(context.Context, Key) (*Session, bool, error),
+	save func(s *Session, found bool, base int64, data []byte) (version int64, err error),
+	fn func(*Session) error) error {
 	for attempt := 0; attempt < MaxUpdateAttempts; attempt++ {
-		s, _, err := m.Load(ctx, key)
+		s, found, err := load(ctx, key)
 		if err != nil {
 			return err
 		}
@@ -169,15 +191,14 @@ func (m *MemoryStore) Update(ctx context.Context, key Key, fn func(*Session) err
 		if err != nil {
 			return err
 		}
-		m.mu.Lock()
-		if m.versions[key] == base {
-			m.sessions[key] = data
-			m.versions[key] = base + 1
-			m.mu.Unlock()
-			s.Version = base + 1
+		v, err := save(s, found, base, data)
+		if err != nil {
+			return err
+		}
+		if v > 0 {
+			s.Version = v
 			return nil
 		}
-		m.mu.Unlock()
 	}
 	return ErrConflict
 }

@@ -157,29 +157,14 @@ return v
 // update is Update, fenced by the lease in leaseKeys if there is one.
 func (s *Store) update(ctx context.Context, key dialog.Key, leaseKeys []string, token int64, fn func(*dialog.Session) error) error {
 	keys := append([]string{s.key(key)}, leaseKeys...)
-	for attempt := 0; attempt < dialog.MaxUpdateAttempts; attempt++ {
-		sess, _, err := s.Load(ctx, key)
-		if err != nil {
-			return err
-		}
-		base := sess.Version
-		if err := fn(sess); err != nil {
-			return err
-		}
-		data, err := dialog.EncodeSession(sess)
-		if err != nil {
-			return err
-		}
+	return dialog.CompareAndSet(ctx, key, s.Load, func(_ *dialog.Session, _ bool, base int64, data []byte) (int64, error) {
 		v, err := saveScript.Run(ctx, s.rdb, keys, base, data, millis(s.ttl), token).Int64()
 		switch {
 		case err != nil:
-			return fmt.Errorf("save session: %w", err)
+			return 0, fmt.Errorf("save session: %w", err)
 		case v < 0:
-			return ErrLeaseLost
-		case v > 0:
-			sess.Version = v
-			return nil
+			return 0, ErrLeaseLost
 		}
-	}
-	return dialog.ErrConflict
+		return v, nil
+	}, fn)
 }

@@ -116,37 +116,27 @@ func (s *Store) Load(ctx context.Context, key dialog.Key) (*dialog.Session, bool
 // Update implements dialog.Store: the save succeeds only if nobody saved the
 // session since it was loaded; otherwise fn runs again on the fresh copy.
 func (s *Store) Update(ctx context.Context, key dialog.Key, fn func(*dialog.Session) error) error {
-	for attempt := 0; attempt < dialog.MaxUpdateAttempts; attempt++ {
-		sess, found, err := s.Load(ctx, key)
-		if err != nil {
-			return err
-		}
-		base := sess.Version
-		if err := fn(sess); err != nil {
-			return err
-		}
-		data, err := dialog.EncodeSession(sess)
-		if err != nil {
-			return err
-		}
+	return dialog.CompareAndSet(ctx, key, s.Load, func(_ *dialog.Session, found bool, base int64, data []byte) (int64, error) {
 		now := s.now().UnixMicro()
 		var res sql.Result
+		var err error
 		if found {
 			res, err = s.exec(ctx, s.update, string(data), now, key.String(), base)
 		} else {
 			res, err = s.exec(ctx, s.insert, key.String(), string(data), now)
 		}
 		if err != nil {
-			return fmt.Errorf("save session: %w", err)
+			return 0, fmt.Errorf("save session: %w", err)
 		}
-		if n, err := res.RowsAffected(); err != nil {
-			return fmt.Errorf("save session: %w", err)
-		} else if n == 1 {
-			sess.Version = base + 1
-			return nil
+		n, err := res.RowsAffected()
+		if err != nil {
+			return 0, fmt.Errorf("save session: %w", err)
 		}
-	}
-	return dialog.ErrConflict
+		if n != 1 {
+			return 0, nil
+		}
+		return base + 1, nil
+	}, fn)
 }
 
 // exec runs a write, prepared.
