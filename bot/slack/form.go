@@ -37,9 +37,13 @@ var locationParts = [3]string{"office", "floor", "desk"}
 // (/slack/commands): /order opens the order form, filled with what the
 // employee gave last time and, for "/order 3 gel pens", the product and
 // quantity typed. The modal must open within the trigger's 3 seconds, so
-// it is opened before the request is answered.
+// it is opened before the request is answered, within Config.AckWithin
+// of its arrival. A command gives the hub nothing (the form's submission
+// does), so there is nothing else to wait for.
 func (b *Bot) CommandsHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := b.ackContext(r.Context())
+		defer cancel()
 		body, ok := b.readSigned(w, r)
 		if !ok {
 			return
@@ -49,15 +53,13 @@ func (b *Bot) CommandsHandler() http.Handler {
 			http.Error(w, "malformed command", http.StatusBadRequest)
 			return
 		}
-		answer(w, http.StatusOK, b.command(r.Context(), form.Get("user_id"), form.Get("trigger_id"), form.Get("command"), form.Get("text")))
+		answer(w, http.StatusOK, b.command(ctx, form.Get("user_id"), form.Get("trigger_id"), form.Get("command"), form.Get("text")))
 	})
 }
 
 // command runs a slash command and returns what to answer Slack with (nil:
-// nothing to say).
+// nothing to say). ctx bounds it to the answer's budget.
 func (b *Bot) command(ctx context.Context, user, trigger, command, typed string) any {
-	ctx, cancel := context.WithTimeout(ctx, ackBudget)
-	defer cancel()
 	lang := b.person(ctx, user).Locale
 	if command != "/order" || b.cfg.Forms == nil {
 		return ephemeral(text(lang, "unknown_command"))
@@ -351,22 +353,24 @@ func productChoice(cb slackapi.InteractionCallback) (orderForm, bool) {
 }
 
 // submitOrderForm checks a submitted /order form: field errors go back
-// into the modal; a valid form closes it and goes to the conversation,
-// which places the order and answers in the direct message.
-func (b *Bot) submitOrderForm(ctx context.Context, cb slackapi.InteractionCallback) (int, any) {
+// into the modal at once (response_action "errors"); a valid form goes to
+// the conversation, which places the order and answers in the direct
+// message, and the modal closes (an empty answer) once that was done or
+// the answer's budget ran out.
+func (b *Bot) submitOrderForm(ctx context.Context, cb slackapi.InteractionCallback) ack {
 	f, _ := readOrderForm(cb.View)
 	user := cb.User.ID
 	key := b.formKey(ctx, user)
 	if key.Chat == "" || b.cfg.Forms == nil {
-		return http.StatusServiceUnavailable, nil
+		return ackNow(http.StatusServiceUnavailable, nil)
 	}
 	problems, err := b.cfg.Forms.CheckForm(ctx, key, &f)
 	if err != nil {
 		b.log.Error("order form not checked", "err", err)
-		return http.StatusInternalServerError, nil
+		return ackNow(http.StatusInternalServerError, nil)
 	}
 	if len(problems) > 0 {
-		return http.StatusOK, slackapi.NewErrorsViewSubmissionResponse(fieldErrors(cb.View, problems))
+		return ackNow(http.StatusOK, slackapi.NewErrorsViewSubmissionResponse(fieldErrors(cb.View, problems)))
 	}
 	in := dialog.Inbound{
 		ID:   "view:" + cb.View.ID,
@@ -375,7 +379,7 @@ func (b *Bot) submitOrderForm(ctx context.Context, cb slackapi.InteractionCallba
 		Lang: b.person(ctx, user).Locale,
 		At:   b.cfg.Now(),
 	}
-	return b.submit(in, delivery{channel: key.Chat}), nil // no payload: the modal closes
+	return b.submit(in, delivery{channel: key.Chat}) // no payload: the modal closes
 }
 
 // fieldErrors puts the check's problems, by form field, on the modal's
@@ -441,18 +445,20 @@ func (b *Bot) openRejectForm(ctx context.Context, trigger, action, lang string) 
 }
 
 // submitRejectForm hands the rejection, with its reason, to the
-// conversation, which records it through the order core.
-func (b *Bot) submitRejectForm(ctx context.Context, cb slackapi.InteractionCallback) (int, any) {
+// conversation, which records it through the order core; the modal closes
+// once that was done or the answer's budget ran out. A missing reason goes
+// back into the modal at once.
+func (b *Bot) submitRejectForm(ctx context.Context, cb slackapi.InteractionCallback) ack {
 	reason := strings.TrimSpace(cb.View.State.Values[reasonField][reasonField].Value)
 	action := cb.View.PrivateMetadata
 	lang := b.person(ctx, cb.User.ID).Locale
 	if reason == "" || utf8.RuneCountInString(reason) > orders.MaxNoteLen || !strings.HasPrefix(action, rejectPrefix) {
-		return http.StatusOK, slackapi.NewErrorsViewSubmissionResponse(map[string]string{reasonField: text(lang, "reject_reason")})
+		return ackNow(http.StatusOK, slackapi.NewErrorsViewSubmissionResponse(map[string]string{reasonField: text(lang, "reject_reason")}))
 	}
 	key := dialog.Key{Channel: Channel, Chat: b.dmChannel(ctx, cb.User.ID), User: cb.User.ID}
 	if key.Chat == "" {
-		return http.StatusServiceUnavailable, nil
+		return ackNow(http.StatusServiceUnavailable, nil)
 	}
 	in := dialog.Inbound{ID: "view:" + cb.View.ID, Key: key, Action: action, Text: reason, Lang: lang, At: b.cfg.Now()}
-	return b.submit(in, delivery{channel: key.Chat}), nil
+	return b.submit(in, delivery{channel: key.Chat})
 }

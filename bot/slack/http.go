@@ -45,12 +45,27 @@ func (b *Bot) readSigned(w http.ResponseWriter, r *http.Request) ([]byte, bool) 
 
 // EventsHandler serves the Events API request URL (/slack/events): Slack's
 // URL verification, and direct messages to the app, which go to the hub.
-// Every request is answered at once, before the message is handled, well
-// within Slack's 3 seconds; one the hub has no room for is answered 503 so
-// that Slack sends it again, and repeats (X-Slack-Retry-Num) are dropped by
-// their event_id.
+// It answers:
+//
+//   - 405, 413, 401 and 400 to a request that is not a signed event;
+//   - the challenge to a URL verification;
+//   - 200 to a direct message once it was handled and its replies sent,
+//     or, when that takes longer than Config.AckWithin from the request's
+//     arrival, once it was queued in this process: Slack gives up on an
+//     answer after 3 seconds and sends the event again, so past the budget
+//     the event is confirmed once queued. A replica killed before
+//     answering leaves the event unconfirmed, and Slack's retry is taken
+//     (the hub records an event_id only once it was handled);
+//   - 200 at once to a repeat (X-Slack-Retry-Num) of an event queued or
+//     handled, dropped by its event_id, and to events the bot ignores or
+//     answers on its own (mentions, the Home tab);
+//   - 503 when the hub has no room or is shutting down: Slack retries any
+//     answer but a 2xx (at once, after a minute, after five), and the hub
+//     checks room before remembering an id, so the retry is taken.
 func (b *Bot) EventsHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := b.ackContext(r.Context())
+		defer cancel()
 		body, ok := b.readSigned(w, r)
 		if !ok {
 			return
@@ -82,17 +97,50 @@ func (b *Bot) EventsHandler() http.Handler {
 			w.WriteHeader(http.StatusOK)
 			return
 		}
-		w.WriteHeader(b.acceptEvent(outer.EventID, ev))
+		a := b.acceptEvent(ctx, outer.EventID, ev)
+		a.wait(ctx)
+		w.WriteHeader(a.status)
 	})
 }
 
-// acceptEvent hands one event on and returns the HTTP status to answer.
-func (b *Bot) acceptEvent(id string, ev slackevents.EventsAPIEvent) int {
+// ackContext bounds what is done before a request from Slack is answered
+// to Config.AckWithin from now, when the request arrived.
+func (b *Bot) ackContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, b.cfg.AckWithin)
+}
+
+// ack is how to answer one request or envelope from Slack.
+type ack struct {
+	status  int
+	payload any // the answer's JSON body; nil: none
+	// handled, when a message went to the hub, is closed once it was
+	// handled and its replies sent; nil when there is nothing to wait for.
+	handled <-chan struct{}
+}
+
+// ackNow is an ack with nothing to wait for.
+func ackNow(status int, payload any) ack { return ack{status: status, payload: payload} }
+
+// wait returns once the message a is about was handled, or when ctx (the
+// request's budget) ends, whichever comes first.
+func (a ack) wait(ctx context.Context) {
+	if a.handled == nil {
+		return
+	}
+	select {
+	case <-a.handled:
+	case <-ctx.Done():
+	}
+}
+
+// acceptEvent hands one event on and returns how to answer it. ctx bounds
+// the look-ups to the answer's budget.
+func (b *Bot) acceptEvent(ctx context.Context, id string, ev slackevents.EventsAPIEvent) ack {
 	switch e := ev.InnerEvent.Data.(type) {
 	case *slackevents.MessageEvent:
-		in, ok := b.directMessage(id, e)
+		in, ok := b.directMessage(ctx, id, e)
 		if !ok {
-			return http.StatusOK
+			return ackNow(http.StatusOK, nil)
 		}
 		return b.submit(in, delivery{channel: e.Channel})
 	case *slackevents.AppMentionEvent:
@@ -105,12 +153,12 @@ func (b *Bot) acceptEvent(id string, ev slackevents.EventsAPIEvent) int {
 			b.publishHome(dialog.Key{Channel: Channel, Chat: e.Channel, User: e.User})
 		}
 	}
-	return http.StatusOK
+	return ackNow(http.StatusOK, nil)
 }
 
 // directMessage reads a message event: only what a person wrote to the app
 // in a direct message, new (not an edit, a deletion or a bot's message).
-func (b *Bot) directMessage(id string, e *slackevents.MessageEvent) (dialog.Inbound, bool) {
+func (b *Bot) directMessage(ctx context.Context, id string, e *slackevents.MessageEvent) (dialog.Inbound, bool) {
 	if e.ChannelType != "im" || e.SubType != "" || e.BotID != "" || e.User == "" || e.User == b.self || id == "" {
 		return dialog.Inbound{}, false
 	}
@@ -122,7 +170,7 @@ func (b *Bot) directMessage(id string, e *slackevents.MessageEvent) (dialog.Inbo
 		ID:   id,
 		Key:  dialog.Key{Channel: Channel, Chat: e.Channel, User: e.User},
 		Text: unescape(text),
-		Lang: b.person(context.Background(), e.User).Locale,
+		Lang: b.person(ctx, e.User).Locale,
 		At:   b.cfg.Now(),
 	}, true
 }
@@ -133,11 +181,21 @@ func unescape(s string) string {
 }
 
 // InteractivityHandler serves the interactivity request URL
-// (/slack/interactivity): buttons pressed on the app's messages. Each is
-// acknowledged at once and handled afterwards; the message the button was
-// on is then updated in place.
+// (/slack/interactivity, and the options load URL): buttons pressed on the
+// app's messages, the order form's type-ahead, choices and submissions,
+// and the reject form. A pressed button goes to the hub and is answered
+// (an empty 200, which is all Slack reads of it) once it was handled and
+// the message it was on updated, or once Config.AckWithin from the
+// request's arrival has passed, when it is confirmed queued. A submitted
+// form is answered the same way, which closes the modal; its field errors
+// are answered at once, in the modal. The type-ahead and a product chosen
+// in the form are answered once the options are found or the modal is
+// rebuilt. Slack does not send a block action or a submission again, so
+// a 503 (the hub full) shows the user an error and they may try again.
 func (b *Bot) InteractivityHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := b.ackContext(r.Context())
+		defer cancel()
 		body, ok := b.readSigned(w, r)
 		if !ok {
 			return
@@ -152,34 +210,32 @@ func (b *Bot) InteractivityHandler() http.Handler {
 			http.Error(w, "malformed payload", http.StatusBadRequest)
 			return
 		}
-		status, payload := b.interaction(r.Context(), cb)
-		answer(w, status, payload)
+		a := b.interaction(ctx, cb)
+		a.wait(ctx)
+		answer(w, a.status, a.payload)
 	})
 }
 
 // interaction handles a button, a type-ahead or a form submission and
-// returns the status and the payload to answer Slack with.
-func (b *Bot) interaction(ctx context.Context, cb slackapi.InteractionCallback) (int, any) {
-	ctx, cancel := context.WithTimeout(ctx, ackBudget)
-	defer cancel()
+// returns how to answer Slack. ctx bounds the work to the answer's budget.
+func (b *Bot) interaction(ctx context.Context, cb slackapi.InteractionCallback) ack {
 	switch {
 	case cb.Type == slackapi.InteractionTypeBlockSuggestion:
-		return http.StatusOK, b.suggest(ctx, cb)
+		return ackNow(http.StatusOK, b.suggest(ctx, cb))
 	case cb.Type == slackapi.InteractionTypeBlockActions && cb.View.CallbackID == orderCallback:
-		return b.chooseProduct(ctx, cb), nil
+		return ackNow(b.chooseProduct(ctx, cb), nil)
 	case cb.Type == slackapi.InteractionTypeViewSubmission && cb.View.CallbackID == orderCallback:
 		return b.submitOrderForm(ctx, cb)
 	case cb.Type == slackapi.InteractionTypeViewSubmission && cb.View.CallbackID == rejectCallback:
 		return b.submitRejectForm(ctx, cb)
 	}
-	return b.acceptInteraction(ctx, cb), nil
+	return b.acceptInteraction(ctx, cb)
 }
 
-// acceptInteraction hands a pressed button on and returns the HTTP status
-// to answer.
-func (b *Bot) acceptInteraction(ctx context.Context, cb slackapi.InteractionCallback) int {
+// acceptInteraction hands a pressed button on and returns how to answer.
+func (b *Bot) acceptInteraction(ctx context.Context, cb slackapi.InteractionCallback) ack {
 	if cb.Type != slackapi.InteractionTypeBlockActions || len(cb.ActionCallback.BlockActions) == 0 {
-		return http.StatusOK
+		return ackNow(http.StatusOK, nil)
 	}
 	act := cb.ActionCallback.BlockActions[0]
 	if act.Value == "" {
@@ -197,7 +253,7 @@ func (b *Bot) acceptInteraction(ctx context.Context, cb slackapi.InteractionCall
 		home = true
 	}
 	if cb.User.ID == "" || channel == "" || act.Value == "" || act.ActionTs == "" {
-		return http.StatusOK
+		return ackNow(http.StatusOK, nil)
 	}
 	in := dialog.Inbound{
 		ID:     "act:" + act.ActionTs + ":" + cb.User.ID,
@@ -207,7 +263,7 @@ func (b *Bot) acceptInteraction(ctx context.Context, cb slackapi.InteractionCall
 		At:     b.cfg.Now(),
 	}
 	if strings.HasPrefix(act.Value, rejectPrefix) && cb.TriggerID != "" && b.openRejectForm(ctx, cb.TriggerID, act.Value, in.Lang) == nil {
-		return http.StatusOK // the reason comes with the form's submission
+		return ackNow(http.StatusOK, nil) // the reason comes with the form's submission
 	}
 	d := delivery{channel: channel, home: home}
 	switch {
@@ -227,18 +283,28 @@ func editable(text string) bool {
 	return !strings.HasPrefix(text, notificationMark) && !strings.HasPrefix(text, dialog.CardMark)
 }
 
-// submit gives a message to the hub and returns the HTTP status to answer.
-func (b *Bot) submit(in dialog.Inbound, d delivery) int {
-	err := b.hub.Submit(in, b.deliverTo(d))
+// submit gives a message to the hub and returns how to answer Slack:
+// 200 once it was handled (ack.handled tells when) or at once for a
+// duplicate, 503 when the hub has no room or is shutting down.
+func (b *Bot) submit(in dialog.Inbound, d delivery) ack {
+	handled := make(chan struct{})
+	deliver := b.deliverTo(d)
+	err := b.hub.Submit(in, func(ctx context.Context, in dialog.Inbound, replies []dialog.Reply, err error) {
+		defer close(handled)
+		deliver(ctx, in, replies, err)
+	})
 	switch {
-	case err == nil, errors.Is(err, bot.ErrDuplicate):
-		return http.StatusOK
+	case err == nil:
+		return ack{status: http.StatusOK, handled: handled}
+	case errors.Is(err, bot.ErrDuplicate):
+		return ackNow(http.StatusOK, nil)
 	case errors.Is(err, bot.ErrBusy), errors.Is(err, bot.ErrClosed):
-		b.log.Warn("Slack request refused for now; Slack will retry", "conv", in.Key.String(), "err", err)
-		return http.StatusServiceUnavailable
+		// Slack sends an event again; a user sees an error and presses again.
+		b.log.Warn("Slack request refused for now", "conv", in.Key.String(), "err", err)
+		return ackNow(http.StatusServiceUnavailable, nil)
 	default:
 		b.log.Error("Slack request not submitted", "conv", in.Key.String(), "err", err)
-		return http.StatusInternalServerError
+		return ackNow(http.StatusInternalServerError, nil)
 	}
 }
 

@@ -11,14 +11,11 @@ import (
 // Slack users are looked up once in a while (users.info), for their
 // language; names and email addresses are kept for the features that show
 // them. The look-up happens before a message is taken, so it is cut short
-// well inside Slack's 3 seconds.
+// well inside Slack's 3 seconds, and within the request's Config.AckWithin.
 const (
 	personTTL     = time.Hour
 	personLookup  = 1500 * time.Millisecond
 	maxPeopleKept = 10000
-	// ackBudget bounds everything done before Slack is answered (look-ups,
-	// opening a modal): Slack waits 3 seconds, a trigger lives 3 seconds.
-	ackBudget = 2500 * time.Millisecond
 )
 
 // person is what Slack says of a user.

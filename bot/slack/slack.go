@@ -24,6 +24,11 @@ import (
 	"orderbot/dialog"
 )
 
+// defaultAckWithin is Config.AckWithin's default: Slack waits 3 seconds
+// for an answer, a trigger lives 3 seconds, and the answer must still
+// travel back.
+const defaultAckWithin = 2500 * time.Millisecond
+
 // Channel is the channel name of Slack conversations.
 const Channel = "slack"
 
@@ -43,6 +48,13 @@ type Config struct {
 	APIURL string
 	// RequestTimeout bounds each Web API call. Default 10s.
 	RequestTimeout time.Duration
+	// AckWithin bounds how long Slack waits for the answer to a request or
+	// a Socket Mode envelope, counted from when it arrived: the look-ups
+	// before a message is taken, opening a modal, and then waiting for the
+	// message to be handled and its replies sent. Slack gives up on an
+	// answer after 3 seconds (and sends an event again), and a trigger_id
+	// lives as long, so more than about 2.5s risks both. Default 2.5s.
+	AckWithin time.Duration
 	// PerChannelInterval is the least time between two notifications to
 	// one channel. Default 1s (Slack's limit for posting messages).
 	PerChannelInterval time.Duration
@@ -78,6 +90,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.RequestTimeout <= 0 {
 		c.RequestTimeout = 10 * time.Second
+	}
+	if c.AckWithin <= 0 {
+		c.AckWithin = defaultAckWithin
 	}
 	if c.PerChannelInterval <= 0 {
 		c.PerChannelInterval = time.Second
@@ -219,3 +234,8 @@ func sanitize(err error) error {
 // RateLimited is how many times Slack answered that the bot went over its
 // rate limit (429, obeyed with its Retry-After), for metrics.
 func (b *Bot) RateLimited() uint64 { return b.pace.Pauses() }
+
+// SharedLimitFailures is how many times the limits shared with the other
+// replicas could not be asked (Redis down), so that this replica paced its
+// sends on its own for a while.
+func (b *Bot) SharedLimitFailures() uint64 { return b.pace.SharedFailures() }

@@ -25,13 +25,41 @@ import (
 const secret = "unit-signing-secret"
 
 // echo is a handler that answers every message with its text or action,
-// a button, and records what it handled.
+// a button, and records what it handled. A gated echo (see gated) holds
+// every message until the test releases it.
 type echo struct {
 	mu      sync.Mutex
 	handled []dialog.Inbound
+
+	started chan dialog.Inbound // told of each message as its handling starts; nil: not told
+	release chan struct{}       // handling waits until it is closed; nil: no wait
+	once    sync.Once
 }
 
-func (e *echo) Handle(_ context.Context, in dialog.Inbound) ([]dialog.Reply, error) {
+// gated is an echo that holds every message until open is called; a
+// message whose handling context ends first fails, and is not recorded.
+func gated() *echo {
+	return &echo{started: make(chan dialog.Inbound, 16), release: make(chan struct{})}
+}
+
+// open lets a gated echo handle its messages, now and from now on.
+func (e *echo) open() {
+	if e.release != nil {
+		e.once.Do(func() { close(e.release) })
+	}
+}
+
+func (e *echo) Handle(ctx context.Context, in dialog.Inbound) ([]dialog.Reply, error) {
+	if e.started != nil {
+		e.started <- in
+	}
+	if e.release != nil {
+		select {
+		case <-e.release:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
 	e.mu.Lock()
 	e.handled = append(e.handled, in)
 	e.mu.Unlock()
@@ -48,19 +76,32 @@ type env struct {
 	t    *testing.T
 	fake *slackfake.Server
 	bot  *slack.Bot
+	hub  *bot.Hub
 	h    *echo
 	srv  *httptest.Server
 }
 
 func newEnv(t *testing.T, options ...func(*slack.Config)) *env {
 	t.Helper()
-	e := &env{t: t, fake: slackfake.NewServer(t), h: &echo{}}
-	hub := bot.NewHub(e.h, bot.HubConfig{Workers: 4})
+	return newReplica(t, slackfake.NewServer(t), &echo{}, bot.HubConfig{}, options...)
+}
+
+// newReplica is one orderbot replica talking to fake, its hub handling
+// messages with h under hubCfg (four workers unless it says).
+func newReplica(t *testing.T, fake *slackfake.Server, h *echo, hubCfg bot.HubConfig, options ...func(*slack.Config)) *env {
+	t.Helper()
+	e := &env{t: t, fake: fake, h: h}
+	if hubCfg.Workers == 0 {
+		hubCfg.Workers = 4
+	}
+	hub := bot.NewHub(e.h, hubCfg)
+	e.hub = hub
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		hub.Close(ctx)
 	})
+	t.Cleanup(h.open) // before the hub closes: a failed test may leave messages held
 	cfg := slack.Config{
 		Token: "xoxb-unit", SigningSecret: secret, APIURL: e.fake.URL(),
 		PerChannelInterval: 10 * time.Millisecond, GlobalRate: 1000,

@@ -14,8 +14,11 @@ import (
 // RunSocketMode receives Slack's events and button presses over a Socket
 // Mode connection, opened with the app-level token (xapp-…), until ctx is
 // done: no public URL is needed. Each envelope is handled as its HTTP
-// request would be and acknowledged once the hub took it; one the hub had
-// no room for is left unacknowledged, and Slack delivers it again. The
+// request would be and acknowledged as it would be answered: one whose
+// message went to the hub once that message was handled and its replies
+// sent, or once Config.AckWithin from when the envelope was taken has
+// passed (it is then confirmed queued), others at once. One the hub had no
+// room for is left unacknowledged, and Slack delivers it again. The
 // library reconnects when Slack asks it to or the connection drops.
 func (b *Bot) RunSocketMode(ctx context.Context, appToken string) error {
 	if appToken == "" {
@@ -43,8 +46,35 @@ func (b *Bot) RunSocketMode(ctx context.Context, appToken string) error {
 	return fmt.Errorf("slack: socket mode: %w", sanitize(err))
 }
 
-// consume handles the client's events until ctx is done.
+// maxPendingAcks bounds the envelopes waiting for their message to be
+// handled before they are acknowledged. The receive loop waits when it is
+// reached, at most until the oldest one's budget runs out.
+const maxPendingAcks = 64
+
+// pendingAck is an envelope to acknowledge once its message was handled
+// or its budget (ctx) ran out.
+type pendingAck struct {
+	ctx      context.Context
+	cancel   context.CancelFunc
+	envelope string
+	ack      ack
+}
+
+// consume handles the client's events until ctx is done. Messages go to
+// the hub from this one loop, in the order Slack sent them, so one
+// conversation's stay in order; the envelopes that wait for their message
+// to be handled go to ackWhenHandled, so the loop goes on to the next.
 func (b *Bot) consume(ctx context.Context, client *socketmode.Client) {
+	pending := make(chan pendingAck, maxPendingAcks)
+	acked := make(chan struct{})
+	go func() {
+		defer close(acked)
+		b.ackWhenHandled(ctx, client, pending)
+	}()
+	defer func() {
+		close(pending)
+		<-acked
+	}()
 	for {
 		select {
 		case <-ctx.Done():
@@ -53,53 +83,78 @@ func (b *Bot) consume(ctx context.Context, client *socketmode.Client) {
 			if !ok {
 				return
 			}
-			b.onSocketEvent(ctx, client, evt)
+			b.onSocketEvent(ctx, client, evt, pending)
 		}
 	}
 }
 
-func (b *Bot) onSocketEvent(ctx context.Context, client *socketmode.Client, evt socketmode.Event) {
-	status := http.StatusOK
-	var payload any
+// ackWhenHandled acknowledges the envelopes given in pending, oldest first,
+// each once its message was handled or its budget ran out. Their budgets
+// end in the order they were given, so waiting for an older one never
+// delays a newer one past its own.
+func (b *Bot) ackWhenHandled(ctx context.Context, client *socketmode.Client, pending <-chan pendingAck) {
+	for p := range pending {
+		p.ack.wait(p.ctx)
+		p.cancel()
+		if err := client.AckCtx(ctx, p.envelope, p.ack.payload); err != nil {
+			b.log.Warn("Socket Mode envelope not acknowledged", "err", err)
+		}
+	}
+}
+
+// onSocketEvent handles one event from the client: envelopes are handled
+// within Config.AckWithin from now and acknowledged, at once or, when
+// their message went to the hub, through pending.
+func (b *Bot) onSocketEvent(ctx context.Context, client *socketmode.Client, evt socketmode.Event, pending chan<- pendingAck) {
+	actx, cancel := b.ackContext(ctx)
+	a := ackNow(http.StatusOK, nil)
 	switch evt.Type {
 	case socketmode.EventTypeConnected:
 		b.log.Info("Socket Mode connected")
-		return
 	case socketmode.EventTypeInvalidAuth:
 		b.log.Error("Socket Mode: Slack refused the app-level token")
-		return
 	case socketmode.EventTypeConnectionError:
 		var err error
 		if ce, ok := evt.Data.(*slackapi.ConnectionErrorEvent); ok {
 			err = sanitize(ce.ErrorObj)
 		}
 		b.log.Warn("Socket Mode connection failed; reconnecting", "err", err)
-		return
 	case socketmode.EventTypeEventsAPI:
 		ev, ok := evt.Data.(slackevents.EventsAPIEvent)
 		if !ok {
 			break
 		}
 		if cb, ok := ev.Data.(*slackevents.EventsAPICallbackEvent); ok {
-			status = b.acceptEvent(cb.EventID, ev)
+			a = b.acceptEvent(actx, cb.EventID, ev)
 		}
 	case socketmode.EventTypeInteractive:
 		if cb, ok := evt.Data.(slackapi.InteractionCallback); ok {
-			status, payload = b.interaction(ctx, cb)
+			a = b.interaction(actx, cb)
 		}
 	case socketmode.EventTypeSlashCommand:
 		if c, ok := evt.Data.(slackapi.SlashCommand); ok && c.UserID != "" && c.TriggerID != "" {
-			payload = b.command(ctx, c.UserID, c.TriggerID, c.Command, c.Text)
+			a = ackNow(http.StatusOK, b.command(actx, c.UserID, c.TriggerID, c.Command, c.Text))
 		}
 	}
 	if evt.Request == nil || evt.Request.EnvelopeID == "" {
+		cancel()
 		return
 	}
-	if status != http.StatusOK {
+	if a.status != http.StatusOK {
+		cancel()
 		b.log.Warn("Socket Mode envelope not acknowledged; Slack will deliver it again", "type", string(evt.Type))
 		return
 	}
-	if err := client.AckCtx(ctx, evt.Request.EnvelopeID, payload); err != nil {
+	if a.handled != nil {
+		select {
+		case pending <- pendingAck{ctx: actx, cancel: cancel, envelope: evt.Request.EnvelopeID, ack: a}:
+		case <-ctx.Done():
+			cancel()
+		}
+		return
+	}
+	cancel()
+	if err := client.AckCtx(ctx, evt.Request.EnvelopeID, a.payload); err != nil {
 		b.log.Warn("Socket Mode envelope not acknowledged", "err", err)
 	}
 }

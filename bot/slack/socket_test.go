@@ -66,9 +66,17 @@ func newSocketFake(t *testing.T) *socketFake {
 	return f
 }
 
-// Socket Mode: a direct message arriving in an envelope is handled, its
-// answer posted, and the envelope acknowledged.
-func TestSocketMode(t *testing.T) {
+// socketEnv is a bot running Socket Mode against the fakes until its test
+// ends.
+type socketEnv struct {
+	fake *slackfake.Server
+	ws   *socketFake
+	ctx  context.Context // the test's deadline
+	stop func() error    // ends RunSocketMode and returns its error
+}
+
+func newSocketEnv(t *testing.T, h *echo) *socketEnv {
+	t.Helper()
 	fake := slackfake.NewServer(t)
 	ws := newSocketFake(t)
 	target, _ := url.Parse(fake.URL())
@@ -84,50 +92,114 @@ func TestSocketMode(t *testing.T) {
 		}
 		proxy.ServeHTTP(w, r)
 	}))
-	defer api.Close()
+	t.Cleanup(api.Close)
 
-	h := &echo{}
 	hub := bot.NewHub(h, bot.HubConfig{Workers: 2})
-	defer hub.Close(context.Background())
+	t.Cleanup(func() { hub.Close(context.Background()) })
+	t.Cleanup(h.open) // before the hub closes: a failed test may leave messages held
 	b, err := slack.New(context.Background(), slack.Config{Token: "xoxb-unit", APIURL: api.URL + "/", PerChannelInterval: 10 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)}, hub)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- b.RunSocketMode(ctx, "xapp-unit") }()
+	stopped := false
+	var runErr error
+	e := &socketEnv{fake: fake, ws: ws, ctx: ctx}
+	e.stop = func() error {
+		if !stopped {
+			stopped = true
+			cancel()
+			runErr = <-done
+		}
+		return runErr
+	}
+	t.Cleanup(func() {
+		e.stop()
+		close(ws.send)
+	})
+	return e
+}
 
+// sendDM sends a direct message in an events_api envelope.
+func (e *socketEnv) sendDM(envelope, eventID, text string) {
 	var payload map[string]any
-	json.Unmarshal(slackfake.EventCallback("EvSock1", slackfake.TeamID, slackfake.DMMessage("U5", "DU5", "hello over a socket", "1.1")), &payload)
-	ws.send <- map[string]any{"type": "events_api", "envelope_id": "env-1", "payload": payload, "accepts_response_payload": false}
-	select {
-	case id := <-ws.ackedC:
-		if strings.TrimSpace(id) != "env-1" {
-			t.Fatalf("acknowledged %q", id)
-		}
-	case <-ctx.Done():
-		t.Fatal("the envelope was never acknowledged")
-	}
-	// A slash command is answered in its acknowledgement.
-	ws.send <- map[string]any{"type": "slash_commands", "envelope_id": "env-2", "accepts_response_payload": true,
+	json.Unmarshal(slackfake.EventCallback(eventID, slackfake.TeamID, slackfake.DMMessage("U5", "DU5", text, "1.1")), &payload)
+	e.ws.send <- map[string]any{"type": "events_api", "envelope_id": envelope, "payload": payload, "accepts_response_payload": false}
+}
+
+// sendCommand sends a slash command Slack answers with an ephemeral note.
+func (e *socketEnv) sendCommand(envelope string) {
+	e.ws.send <- map[string]any{"type": "slash_commands", "envelope_id": envelope, "accepts_response_payload": true,
 		"payload": map[string]any{"command": "/nope", "user_id": "U5", "trigger_id": "trig", "channel_id": "C1", "text": ""}}
+}
+
+// acked returns the next acknowledgement: the envelope id, a space and its
+// payload.
+func (e *socketEnv) acked(t *testing.T) string {
+	t.Helper()
 	select {
-	case got := <-ws.ackedC:
-		if !strings.HasPrefix(got, "env-2 ") || !strings.Contains(got, `"response_type":"ephemeral"`) {
-			t.Fatalf("slash command acknowledged as %q", got)
+	case got := <-e.ws.ackedC:
+		return strings.TrimSpace(got)
+	case <-e.ctx.Done():
+		t.Fatal("no envelope acknowledged")
+		return ""
+	}
+}
+
+// replied reports whether the echo's answer to text was posted.
+func replied(fake *slackfake.Server, text string) bool {
+	for _, c := range fake.Calls("chat.postMessage") {
+		if strings.Contains(c.Param("text"), "ok: "+text) {
+			return true
 		}
-	case <-ctx.Done():
-		t.Fatal("the slash command was never acknowledged")
 	}
-	if _, err := fake.WaitFor(ctx, func(c slackfake.Call) bool {
-		return c.Method == "chat.postMessage" && strings.Contains(c.Param("text"), "ok: hello over a socket")
-	}); err != nil {
-		t.Fatal(err)
+	return false
+}
+
+// Socket Mode: a direct message arriving in an envelope is handled, its
+// answer posted, and then the envelope acknowledged; a slash command is
+// answered in its acknowledgement.
+func TestSocketMode(t *testing.T) {
+	e := newSocketEnv(t, &echo{})
+	e.sendDM("env-1", "EvSock1", "hello over a socket")
+	if got := e.acked(t); got != "env-1" {
+		t.Fatalf("acknowledged %q", got)
 	}
-	cancel()
-	if err := <-done; err != nil {
+	if !replied(e.fake, "hello over a socket") {
+		t.Fatal("the envelope was acknowledged before its message was answered")
+	}
+	e.sendCommand("env-2")
+	if got := e.acked(t); !strings.HasPrefix(got, "env-2 ") || !strings.Contains(got, `"response_type":"ephemeral"`) {
+		t.Fatalf("slash command acknowledged as %q", got)
+	}
+	if err := e.stop(); err != nil {
 		t.Fatalf("RunSocketMode = %v after its context ended", err)
 	}
-	close(ws.send)
+}
+
+// An envelope waiting for its message to be handled does not hold up the
+// next ones: a slash command sent after it is acknowledged first, and the
+// message's envelope once it was answered.
+func TestSocketModeAcksWithoutBlocking(t *testing.T) {
+	h := gated()
+	e := newSocketEnv(t, h)
+	e.sendDM("env-1", "EvSock2", "slow one")
+	select {
+	case <-h.started:
+	case <-e.ctx.Done():
+		t.Fatal("the message was never handled")
+	}
+	e.sendCommand("env-2")
+	if got := e.acked(t); !strings.HasPrefix(got, "env-2 ") {
+		t.Fatalf("acknowledged %q first, want the slash command while the message is held", got)
+	}
+	h.open()
+	if got := e.acked(t); got != "env-1" {
+		t.Fatalf("acknowledged %q, want env-1", got)
+	}
+	if !replied(e.fake, "slow one") {
+		t.Fatal("the envelope was acknowledged before its message was answered")
+	}
 }
