@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/looplab/fsm"
+	"golang.org/x/sync/singleflight"
 
 	"orderbot/orders"
 )
@@ -100,9 +102,11 @@ type Engine struct {
 	store Store
 	cfg   Config
 
-	mu    sync.Mutex
-	cat   *orders.Catalog
-	catAt time.Time
+	mu     sync.Mutex
+	cat    *orders.Catalog
+	catAt  time.Time
+	catGen uint64             // bumped by InvalidateCatalog: a read begun before it is not kept
+	catRun singleflight.Group // one catalog read at a time, shared by the messages that wait for it
 
 	locale atomic.Pointer[func(ctx context.Context, key Key) string]
 }
@@ -122,9 +126,15 @@ func New(svc OrderService, store Store, cfg Config) *Engine {
 func (e *Engine) InvalidateCatalog() {
 	e.mu.Lock()
 	e.cat = nil
+	e.catGen++
 	e.mu.Unlock()
 }
 
+// catalogReadTimeout bounds one shared read of the catalog.
+const catalogReadTimeout = 10 * time.Second
+
+// catalog returns the catalog snapshot, read afresh once it is older than
+// the configured TTL.
 func (e *Engine) catalog(ctx context.Context) (*orders.Catalog, error) {
 	now := e.cfg.Now()
 	e.mu.Lock()
@@ -133,15 +143,29 @@ func (e *Engine) catalog(ctx context.Context) (*orders.Catalog, error) {
 		e.mu.Unlock()
 		return c, nil
 	}
+	gen := e.catGen
 	e.mu.Unlock()
-	c, err := e.svc.Catalog(ctx)
+	// When the snapshot expires, every worker would read the catalog at
+	// once; one reads it and the others wait for its result.
+	v, err, _ := e.catRun.Do(strconv.FormatUint(gen, 10), func() (any, error) {
+		// Not the first caller's own deadline alone: the others wait too.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), catalogReadTimeout)
+		defer cancel()
+		c, err := e.svc.Catalog(rctx)
+		if err != nil {
+			return nil, err
+		}
+		e.mu.Lock()
+		if e.catGen == gen {
+			e.cat, e.catAt = c, now
+		}
+		e.mu.Unlock()
+		return c, nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	e.mu.Lock()
-	e.cat, e.catAt = c, now
-	e.mu.Unlock()
-	return c, nil
+	return v.(*orders.Catalog), nil
 }
 
 // Handle answers one inbound message. Failures of the order core or the
