@@ -45,11 +45,12 @@ type incoming struct {
 	replyTo int    // the group message a hint replies to
 	payload string // a /start payload carried over to the private chat
 
-	callbackID string // the callback query to answer
-	messageID  int    // the message the pressed button is on
-	editable   bool   // that message may be edited in place
-	queryID    string // the pre-checkout query to answer
-	order      string // the order a pre-checkout query is about
+	callbackID string      // the callback query to answer
+	hook       *hookAnswer // the webhook request that may carry that answer; nil when polling
+	messageID  int         // the message the pressed button is on
+	editable   bool        // that message may be edited in place
+	queryID    string      // the pre-checkout query to answer
+	order      string      // the order a pre-checkout query is about
 	amount     orders.Money
 }
 

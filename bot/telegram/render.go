@@ -52,7 +52,9 @@ func (b *Bot) deliverTo(inc incoming) func(ctx context.Context, in dialog.Inboun
 			if err != nil {
 				notice = text(inc.locale, "error_short")
 			}
-			b.answerCallback(ctx, inc.callbackID, notice)
+			if !inc.hook.offer(inc.callbackID, notice) {
+				b.answerCallback(ctx, inc.callbackID, notice)
+			}
 		}
 		if len(replies) == 0 {
 			if err == nil {

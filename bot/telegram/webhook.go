@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"sync"
 	"time"
 
 	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
@@ -34,7 +35,10 @@ const maxWebhookBody = 1 << 20
 //     update is confirmed to Telegram when it can no longer be lost with
 //     this process (a replica killed before answering is retried by
 //     Telegram, and taken by another); also 200 for a duplicate (a retry
-//     of an update already taken) and for updates the bot ignores;
+//     of an update already taken) and for updates the bot ignores. The 200
+//     of a pressed button carries its answerCallbackQuery as the body, a
+//     Bot API call Telegram makes on the bot's behalf, which saves a
+//     request per button (see hookAnswer);
 //   - 503 with Retry-After when the hub has no room or is shutting down.
 //     Telegram retries a failed delivery later, and the hub checks room
 //     before remembering an id, so the retry is taken: nothing is lost and
@@ -86,12 +90,66 @@ func (b *Bot) WebhookHandler() http.Handler {
 			http.Error(w, "update without update_id", http.StatusBadRequest)
 			return
 		}
-		status := b.accept(r.Context(), u)
-		if status == http.StatusServiceUnavailable {
+		status, answer := b.accept(r.Context(), u)
+		switch {
+		case status == http.StatusServiceUnavailable:
 			w.Header().Set("Retry-After", "1")
+		case answer != nil:
+			w.Header().Set("Content-Type", "application/json")
 		}
 		w.WriteHeader(status)
+		w.Write(answer)
 	})
+}
+
+// hookAnswer lets the answer to a pressed button ride on the webhook
+// request that brought it: Telegram runs a Bot API method given as the
+// answer to a webhook request ("making requests when getting updates").
+// Nothing tells whether that call succeeded, which suits
+// answerCallbackQuery alone: at worst the button's spinner runs until
+// Telegram's own timeout. The delivery offers the answer; the request takes
+// it when it answers, and after that every offer is refused, so the
+// delivery calls the Bot API itself (the request gave up waiting).
+type hookAnswer struct {
+	mu     sync.Mutex
+	closed bool
+	body   []byte // the method call to answer with, nil when none was offered
+}
+
+// offer hands the request the answer to callback query id, with notice; it
+// reports false, and keeps nothing, when the request no longer waits (or
+// there is no request: a nil hookAnswer).
+func (h *hookAnswer) offer(id, notice string) bool {
+	if h == nil {
+		return false
+	}
+	body, err := json.Marshal(struct {
+		Method string `json:"method"`
+		ID     string `json:"callback_query_id"`
+		Text   string `json:"text,omitempty"`
+	}{"answerCallbackQuery", id, notice})
+	if err != nil {
+		return false
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return false
+	}
+	h.body = body
+	return true
+}
+
+// take closes the offer and returns what was offered, nil when nothing was
+// (or there is no request: a nil hookAnswer).
+func (h *hookAnswer) take() []byte {
+	if h == nil {
+		return nil
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.closed = true
+	return h.body
 }
 
 // webhookWait bounds how long a webhook request waits for its update to
@@ -101,15 +159,18 @@ const webhookWait = 20 * time.Second
 
 // accept hands one posted update on, waits for it to be handled (at most
 // webhookWait, and while the request lasts), and returns the HTTP status
-// to answer.
-func (b *Bot) accept(ctx context.Context, u tgbotapi.Update) int {
+// to answer, and the body: the answer to a pressed button, or nil.
+func (b *Bot) accept(ctx context.Context, u tgbotapi.Update) (int, []byte) {
 	inc := parseUpdate(u, b.self, b.cfg.Now())
 	if inc.kind != submit {
 		b.handleLocally(inc)
-		return http.StatusOK
+		return http.StatusOK, nil
 	}
 	if !b.recordPayment(context.Background(), inc) {
-		return http.StatusServiceUnavailable // Telegram delivers it again
+		return http.StatusServiceUnavailable, nil // Telegram delivers it again
+	}
+	if inc.callbackID != "" {
+		inc.hook = &hookAnswer{}
 	}
 	handled := make(chan struct{})
 	deliver := b.deliverTo(inc)
@@ -125,15 +186,17 @@ func (b *Bot) accept(ctx context.Context, u tgbotapi.Update) int {
 		case <-handled:
 		case <-wait.C:
 		case <-ctx.Done():
+			inc.hook.take() // nobody reads the answer now: the delivery answers
+			return http.StatusOK, nil
 		}
-		return http.StatusOK
+		return http.StatusOK, inc.hook.take()
 	case errors.Is(err, bot.ErrDuplicate):
-		return http.StatusOK
+		return http.StatusOK, nil
 	case errors.Is(err, bot.ErrBusy), errors.Is(err, bot.ErrClosed):
 		b.log.Warn("webhook update refused for now; Telegram will retry", "conv", inc.in.Key.String(), "err", err)
-		return http.StatusServiceUnavailable
+		return http.StatusServiceUnavailable, nil
 	default:
 		b.log.Error("webhook update not submitted", "conv", inc.in.Key.String(), "err", err)
-		return http.StatusInternalServerError
+		return http.StatusInternalServerError, nil
 	}
 }

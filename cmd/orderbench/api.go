@@ -26,8 +26,9 @@ type botAPI struct {
 	calls       atomic.Int64 // every method called
 	messages    atomic.Int64 // messages sent or edited in played chats
 	unsolicited atomic.Int64 // messages to chats nobody plays
-	callbacks   atomic.Int64 // answerCallbackQuery calls
+	callbacks   atomic.Int64 // answerCallbackQuery calls, in webhook answers too
 	webhooks    atomic.Int64 // setWebhook calls
+	inAnswers   atomic.Int64 // methods called in webhook answers
 }
 
 func newBotAPI() *botAPI { return &botAPI{} }
@@ -71,6 +72,30 @@ func (a *botAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default: // setMyCommands, deleteWebhook, answerPreCheckoutQuery, …
 		fmt.Fprint(w, `{"ok":true,"result":true}`)
 	}
+}
+
+// webhookAnswer takes the body of a webhook's answer: empty, or the one
+// Bot API method a bot may call that way (Telegram runs it and tells the
+// bot nothing). orderbench's bots answer buttons that way.
+func (a *botAPI) webhookAnswer(body []byte) error {
+	if len(body) == 0 {
+		return nil
+	}
+	var call struct {
+		Method string `json:"method"`
+		ID     string `json:"callback_query_id"`
+	}
+	if err := json.Unmarshal(body, &call); err != nil || call.Method == "" {
+		return fmt.Errorf("webhook answered with %.80q, not a method call", body)
+	}
+	a.inAnswers.Add(1)
+	if call.Method == "answerCallbackQuery" {
+		if call.ID == "" {
+			return fmt.Errorf("webhook answered a callback query without its id")
+		}
+		a.callbacks.Add(1)
+	}
+	return nil
 }
 
 // botUsername is the bot's @username in getMe and in the updates.

@@ -202,12 +202,15 @@ func (l *load) post(ctx context.Context, body []byte) error {
 	if err != nil {
 		return err
 	}
-	io.Copy(io.Discard, resp.Body)
+	answer, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
+	if err != nil {
+		return err
+	}
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("webhook answered %s", resp.Status)
 	}
-	return nil
+	return l.api.webhookAnswer(answer)
 }
 
 // pacer hands out send times at a fixed rate, open loop: the k-th message

@@ -258,7 +258,7 @@ func bench(ctx context.Context, o *options, environ []string, stdout, stderr io.
 	t, elapsed := l.run(loadCtx, o.customers)
 	rep := newReport(t, elapsed, o.warmup)
 	rep.Targets, rep.Customers, rep.Rate = len(o.targets), o.customers, o.rate
-	rep.Unsolicited, rep.APICalls = api.unsolicited.Load(), api.calls.Load()-calls
+	rep.Unsolicited, rep.APICalls, rep.InAnswers = api.unsolicited.Load(), api.calls.Load()-calls, api.inAnswers.Load()
 	if o.json {
 		err = rep.writeJSON(stdout)
 	} else {

@@ -85,6 +85,7 @@ type report struct {
 	Refused     int      `json:"refused"`
 	Unsolicited int64    `json:"unsolicited"` // bot messages after a conversation ended (notifications)
 	APICalls    int64    `json:"api_calls"`   // Bot API calls the servers made in the whole run
+	InAnswers   int64    `json:"in_answers"`  // methods the servers called in webhook answers instead
 	Throughput  float64  `json:"msgs_per_s"`  // measured updates per second after the warm-up
 	LatencyMS   latency  `json:"latency_ms"`  // of the measured updates
 	ErrorSample []string `json:"error_samples,omitempty"`
@@ -161,7 +162,7 @@ func (r report) writeText(w io.Writer) error {
 	l := r.LatencyMS
 	fmt.Fprintf(&b, "latency (ms)   p50 %.2f  p90 %.2f  p99 %.2f  p99.9 %.2f  max %.2f  mean %.2f\n", l.P50, l.P90, l.P99, l.P999, l.Max, l.Mean)
 	if r.Messages > 0 {
-		fmt.Fprintf(&b, "Bot API        %d calls, %.2f a message\n", r.APICalls, float64(r.APICalls)/float64(r.Messages))
+		fmt.Fprintf(&b, "Bot API        %d calls, %.2f a message; %d more in webhook answers\n", r.APICalls, float64(r.APICalls)/float64(r.Messages), r.InAnswers)
 	}
 	if r.Unsolicited > 0 {
 		fmt.Fprintf(&b, "notifications  %d after their conversation ended\n", r.Unsolicited)

@@ -120,6 +120,7 @@ const fleetSecret = "fleet-secret"
 // accepts it, as Telegram's retries and a balancer's failover do.
 type fleet struct {
 	t        *testing.T
+	fake     *telegramtest.Server
 	mu       sync.Mutex
 	replicas []*replica
 }
@@ -137,7 +138,7 @@ func (f *fleet) post(u tgbotapi.Update, i int) {
 		f.mu.Lock()
 		r := f.replicas[try%len(f.replicas)]
 		f.mu.Unlock()
-		code, err := telegramtest.PostWebhook("http://"+r.addr+"/hook", fleetSecret, u)
+		code, err := f.fake.PostWebhook("http://"+r.addr+"/hook", fleetSecret, u)
 		if err == nil && code == http.StatusOK {
 			return
 		}
@@ -218,7 +219,7 @@ func TestServeTwoReplicasOneKilled(t *testing.T) {
 	databaseURL, redisURL := testenv.PostgresURL(t), testenv.RedisURL(t)
 	fake := telegramtest.NewServer(t)
 	env := fleetEnv(t, fake, databaseURL, redisURL)
-	f := &fleet{t: t, replicas: []*replica{startReplica(t, env), nil}}
+	f := &fleet{t: t, fake: fake, replicas: []*replica{startReplica(t, env), nil}}
 	f.set(1, startReplica(t, env))
 
 	var steps atomic.Int64
@@ -453,7 +454,7 @@ func TestServeRedisRestart(t *testing.T) {
 	rs := startRedis(t)
 	fake := telegramtest.NewServer(t)
 	r := startReplica(t, fleetEnv(t, fake, databaseURL, rs.url()))
-	f := &fleet{t: t, replicas: []*replica{r}}
+	f := &fleet{t: t, fake: fake, replicas: []*replica{r}}
 	play := func(c *fleetCustomer, steps []conversationStep) {
 		t.Helper()
 		for j, s := range steps {

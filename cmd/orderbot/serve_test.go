@@ -279,7 +279,7 @@ func TestServeTelegramWebhook(t *testing.T) {
 		}
 	}
 	c := &tgCustomer{t: t, fake: fake, user: user, push: func(u tgbotapi.Update) {
-		if code, err := telegramtest.PostWebhook(url, secret, u); err != nil || code != http.StatusOK {
+		if code, err := fake.PostWebhook(url, secret, u); err != nil || code != http.StatusOK {
 			t.Fatalf("webhook answered %d, %v", code, err)
 		}
 	}}
@@ -300,7 +300,7 @@ func TestServeRestartProcessesNeitherTwice(t *testing.T) {
 
 	s := startServe(t, env)
 	c := &tgCustomer{t: t, fake: fake, user: user, push: func(u tgbotapi.Update) {
-		if code, err := telegramtest.PostWebhook("http://"+s.addr+"/hook", secret, u); err != nil || code != http.StatusOK {
+		if code, err := fake.PostWebhook("http://"+s.addr+"/hook", secret, u); err != nil || code != http.StatusOK {
 			t.Fatalf("webhook answered %d, %v", code, err)
 		}
 	}}
@@ -337,7 +337,7 @@ func TestServeTelegramPayment(t *testing.T) {
 	s := startServe(t, env)
 	post := func(u tgbotapi.Update) {
 		t.Helper()
-		if code, err := telegramtest.PostWebhook("http://"+s.addr+"/hook", secret, u); err != nil || code != http.StatusOK {
+		if code, err := fake.PostWebhook("http://"+s.addr+"/hook", secret, u); err != nil || code != http.StatusOK {
 			t.Fatalf("webhook answered %d, %v", code, err)
 		}
 	}

@@ -58,6 +58,10 @@ type Call struct {
 	At     time.Time         // when the request arrived
 	Status int               // HTTP status answered; 0 when the call hung
 	Fault  bool              // answered by an injected fault
+	// Webhook is set on a call made as the answer to a webhook request
+	// (Server.PostWebhook); its Token is that of the bot that set the
+	// webhook.
+	Webhook bool
 }
 
 // Param returns a parameter, "" when absent.
@@ -139,6 +143,7 @@ type chatState struct {
 }
 
 type webhook struct {
+	token   string // of the bot that set it
 	url     string
 	secret  string
 	allowed []string
@@ -625,7 +630,7 @@ func (s *Server) handle(c Call) (int, map[string]any) {
 		if v := c.Param("allowed_updates"); v != "" {
 			json.Unmarshal([]byte(v), &allowed)
 		}
-		s.hook = webhook{url: c.Param("url"), secret: c.Param("secret_token"), allowed: allowed}
+		s.hook = webhook{token: c.Token, url: c.Param("url"), secret: c.Param("secret_token"), allowed: allowed}
 		return ok(true) // an empty url deletes the webhook, as on Telegram
 	case "deleteWebhook":
 		s.hook = webhook{}

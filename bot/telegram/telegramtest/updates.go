@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"time"
@@ -185,7 +186,44 @@ func (s *Server) SuccessfulPayment(from tgbotapi.User, currency string, total in
 // PostWebhook POSTs an update to a webhook URL as Telegram does, with the
 // secret token header when secret is not "". update is a tgbotapi.Update
 // or raw JSON ([]byte, json.RawMessage, string). It returns the HTTP status.
+// A Bot API method the webhook answers with is dropped: use
+// Server.PostWebhook to have it run.
 func PostWebhook(url, secret string, update any) (int, error) {
+	status, _, _, err := postWebhook(url, secret, update)
+	return status, err
+}
+
+// PostWebhook is PostWebhook for a bot of this server. When the webhook
+// answers with a Bot API method in its body (a bot may make one request
+// that way, without learning its result), the server runs it as Telegram
+// would, recorded as a call with Webhook set; injected faults do not apply
+// to it.
+func (s *Server) PostWebhook(url, secret string, update any) (int, error) {
+	status, body, ctype, err := postWebhook(url, secret, update)
+	if err != nil || status != http.StatusOK || len(bytes.TrimSpace(body)) == 0 {
+		return status, err
+	}
+	r := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(body))
+	r.Header.Set("Content-Type", ctype)
+	call := Call{At: time.Now(), Webhook: true}
+	if call.Params, call.Files, err = readParams(r); err != nil {
+		return status, fmt.Errorf("webhook answer: %w", err)
+	}
+	if call.Method = call.Params["method"]; call.Method == "" {
+		return status, fmt.Errorf("webhook answer without a method: %q", body)
+	}
+	delete(call.Params, "method")
+	s.mu.Lock()
+	call.Token = s.hook.token
+	call.Status, _ = s.handle(call)
+	s.mu.Unlock()
+	s.calls.Record(call)
+	return status, nil
+}
+
+// postWebhook posts update and returns the answer's status, body and
+// content type.
+func postWebhook(url, secret string, update any) (int, []byte, string, error) {
 	var body []byte
 	switch u := update.(type) {
 	case []byte:
@@ -197,14 +235,14 @@ func PostWebhook(url, secret string, update any) (int, error) {
 	default:
 		var err error
 		if body, err = json.Marshal(update); err != nil {
-			return 0, err
+			return 0, nil, "", err
 		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
-		return 0, err
+		return 0, nil, "", err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	if secret != "" {
@@ -212,9 +250,12 @@ func PostWebhook(url, secret string, update any) (int, error) {
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return 0, err
+		return 0, nil, "", err
 	}
 	defer resp.Body.Close()
-	io.Copy(io.Discard, resp.Body)
-	return resp.StatusCode, nil
+	answer, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return 0, nil, "", err
+	}
+	return resp.StatusCode, answer, resp.Header.Get("Content-Type"), nil
 }
