@@ -95,6 +95,8 @@ type HubConfig struct {
 	// delivered, under the conversation's lease, whose fencing token goes
 	// to the session store in the context (dialog.WithLease). Within one
 	// process the hub already runs a conversation's messages in order.
+	// The lease also remembers the ids of the messages handled, in the
+	// same round trips, so Dedupe is not used with one.
 	Lease Leaser
 	// LeaseTTL is how long a conversation's lease lasts: the longest a
 	// replica that died holding it delays the conversation. Handling a
@@ -265,7 +267,8 @@ func (h *Hub) Submit(in dialog.Inbound, deliver Deliver) error {
 	h.pending++
 	h.mu.Unlock()
 
-	seen := did != "" && h.seen(in, did)
+	// With a lease, the worker asks when it takes the lease.
+	seen := did != "" && h.cfg.Lease == nil && h.seen(in, did)
 
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -322,13 +325,14 @@ func (h *Hub) seen(in dialog.Inbound, did string) bool {
 }
 
 // finished records a message's id once it was handled (not when handling
-// failed: then a retry may succeed), and forgets it as in flight.
+// failed: then a retry may succeed) unless the lease did, and forgets it as
+// in flight.
 func (h *Hub) finished(in dialog.Inbound, err error) {
 	did := dedupeID(in)
 	if did == "" {
 		return
 	}
-	if err == nil {
+	if err == nil && h.cfg.Lease == nil {
 		ctx, cancel := context.WithTimeout(context.Background(), min(h.cfg.Timeout, maxDedupeWait))
 		if _, rerr := h.cfg.Dedupe.FirstSeen(ctx, did); rerr != nil {
 			h.log.Warn("message id not recorded", "conv", in.Key.String(), "channel", in.Key.Channel, "err", rerr)
@@ -440,19 +444,23 @@ func (h *Hub) work() {
 // process handles one message and delivers the outcome, each under its own
 // deadline, and survives panics in either. With a Lease, both happen under
 // the conversation's lease; a handler that lost it (it stalled past the
-// lease, and nothing was saved) handles the message again under a new one.
+// lease, and nothing was saved) handles the message again under a new one,
+// and a message the lease finds handled already (by another replica) is
+// delivered no replies.
 func (h *Hub) process(key dialog.Key, j job) {
 	start := time.Now()
+	did := dedupeID(j.in)
 	var replies []dialog.Reply
 	var err error
-	release := func() {}
+	dup := false
+	release := func(bool) {}
 	for attempt := 0; attempt < 2; attempt++ {
-		release()
+		release(false)
 		ctx, cancel := context.WithTimeout(h.base, h.cfg.Timeout)
 		if h.cfg.Lease != nil {
-			ctx, release, err = h.lease(ctx, key)
+			ctx, release, dup, err = h.lease(ctx, key, did)
 		}
-		if err == nil {
+		if err == nil && !dup {
 			replies, err = h.handle(ctx, j.in)
 		}
 		cancel()
@@ -460,12 +468,16 @@ func (h *Hub) process(key dialog.Key, j job) {
 			break
 		}
 	}
-	defer release()
-	if h.cfg.Observe != nil {
-		h.cfg.Observe(key.Channel, time.Since(start), len(replies), err)
-	}
-	if err != nil && !errors.Is(err, ErrPanic) {
-		h.log.Error("handle message", "conv", key.String(), "channel", key.Channel, "err", err)
+	defer func() { release(err == nil && !dup) }()
+	if dup {
+		h.duplicates.Add(1)
+	} else {
+		if h.cfg.Observe != nil {
+			h.cfg.Observe(key.Channel, time.Since(start), len(replies), err)
+		}
+		if err != nil && !errors.Is(err, ErrPanic) {
+			h.log.Error("handle message", "conv", key.String(), "channel", key.Channel, "err", err)
+		}
 	}
 	if j.deliver != nil {
 		ctx, cancel := context.WithTimeout(h.base, h.cfg.Timeout)
@@ -473,38 +485,56 @@ func (h *Hub) process(key dialog.Key, j job) {
 		cancel()
 	}
 	h.finished(j.in, err)
-	h.handled.Add(1)
+	if !dup {
+		h.handled.Add(1)
+	}
 }
 
 // Leaser lends a conversation to one replica at a time
-// (dialog/redisstore.Lease): Acquire waits while another holds it, and
-// returns a fencing token that grows with every lease.
+// (dialog/redisstore.Lease), and remembers which messages were handled
+// (a Deduper's ids), so that a message is handled once across replicas.
 type Leaser interface {
-	Acquire(ctx context.Context, name string, ttl time.Duration) (token int64, err error)
-	Release(ctx context.Context, name string, token int64) error
+	// Acquire waits while another holds the lease named name, takes it for
+	// ttl, and returns a fencing token that grows with every lease. When
+	// message id ("" for none) was recorded as handled, it reports handled
+	// and takes no lease.
+	Acquire(ctx context.Context, name, id string, ttl time.Duration) (token int64, handled bool, err error)
+	// Release records message id as handled (when id is not ""), and frees
+	// the lease named name if token still holds it; it returns
+	// dialog.ErrLeaseLost when it did not.
+	Release(ctx context.Context, name string, token int64, id string) error
 }
 
 // lease takes the conversation's lease, waiting while another replica
 // holds it, and returns ctx carrying its token, bounded to three quarters
-// of the lease, and the function that releases it.
-func (h *Hub) lease(ctx context.Context, key dialog.Key) (context.Context, func(), error) {
+// of the lease, and the function that releases it, recording message did
+// as handled when told so. dup reports that did was handled already: then
+// no lease is held.
+func (h *Hub) lease(ctx context.Context, key dialog.Key, did string) (_ context.Context, release func(handled bool), dup bool, err error) {
 	name := key.String()
-	token, err := h.cfg.Lease.Acquire(ctx, name, h.cfg.LeaseTTL)
-	if err != nil {
-		return ctx, func() {}, fmt.Errorf("lease conversation: %w", err)
+	token, dup, err := h.cfg.Lease.Acquire(ctx, name, did, h.cfg.LeaseTTL)
+	if err != nil || dup {
+		if err != nil {
+			err = fmt.Errorf("lease conversation: %w", err)
+		}
+		return ctx, func(bool) {}, dup, err
 	}
 	ctx, cancel := context.WithTimeout(dialog.WithLease(ctx, token), h.cfg.LeaseTTL*3/4)
-	release := func() {
+	release = func(handled bool) {
 		cancel()
+		id := ""
+		if handled {
+			id = did
+		}
 		// The hub's own context may be ending (shutdown): releasing must
 		// still happen, or the conversation waits out the lease.
 		rctx, rcancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer rcancel()
-		if err := h.cfg.Lease.Release(rctx, name, token); err != nil {
+		if err := h.cfg.Lease.Release(rctx, name, token, id); err != nil {
 			h.log.Warn("release conversation lease", "conv", name, "err", err)
 		}
 	}
-	return ctx, release, nil
+	return ctx, release, false, nil
 }
 
 func (h *Hub) handle(ctx context.Context, in dialog.Inbound) (replies []dialog.Reply, err error) {

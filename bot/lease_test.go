@@ -12,42 +12,50 @@ import (
 )
 
 // memoryLease is a Leaser in memory, shared by the hubs of a test as Redis
-// is by replicas: one holder a name, growing tokens, ttl ignored.
+// is by replicas: one holder a name, growing tokens, ttl ignored, and the
+// message ids recorded as handled.
 type memoryLease struct {
 	mu       sync.Mutex
 	cond     *sync.Cond
 	held     map[string]int64
+	handled  map[string]bool
 	next     int64
 	fail     error // Acquire's error, when set
 	released atomic.Int64
 }
 
 func newMemoryLease() *memoryLease {
-	l := &memoryLease{held: map[string]int64{}}
+	l := &memoryLease{held: map[string]int64{}, handled: map[string]bool{}}
 	l.cond = sync.NewCond(&l.mu)
 	return l
 }
 
-func (l *memoryLease) Acquire(ctx context.Context, name string, _ time.Duration) (int64, error) {
+func (l *memoryLease) Acquire(ctx context.Context, name, id string, _ time.Duration) (int64, bool, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for l.held[name] != 0 && l.fail == nil && ctx.Err() == nil {
+	for l.held[name] != 0 && l.fail == nil && ctx.Err() == nil && !l.handled[id] {
 		l.cond.Wait()
 	}
 	if l.fail != nil {
-		return 0, l.fail
+		return 0, false, l.fail
 	}
 	if err := ctx.Err(); err != nil {
-		return 0, err
+		return 0, false, err
+	}
+	if id != "" && l.handled[id] {
+		return 0, true, nil
 	}
 	l.next++
 	l.held[name] = l.next
-	return l.next, nil
+	return l.next, false, nil
 }
 
-func (l *memoryLease) Release(_ context.Context, name string, token int64) error {
+func (l *memoryLease) Release(_ context.Context, name string, token int64, id string) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if id != "" {
+		l.handled[id] = true
+	}
 	if l.held[name] != token {
 		return dialog.ErrLeaseLost
 	}
@@ -142,4 +150,70 @@ func TestHubLeaseLostAndUnavailable(t *testing.T) {
 		t.Fatalf("errors %v, calls %d; want the lease's error and no handling", errs, calls.Load())
 	}
 	mustClose(t, h)
+}
+
+// A message delivered to two replicas (a channel's retry reaching the
+// other one) is handled once: the lease remembers it as handled, the
+// other replica delivers it no replies and counts it a duplicate. A
+// message whose handling failed is not remembered, so its retry is
+// handled.
+func TestHubLeaseHandlesMessageOnce(t *testing.T) {
+	lease := newMemoryLease()
+	var handled atomic.Int64
+	fail := atomic.Bool{}
+	handler := HandlerFunc(func(ctx context.Context, in dialog.Inbound) ([]dialog.Reply, error) {
+		if fail.Load() {
+			return nil, errors.New("order core down")
+		}
+		handled.Add(1)
+		return []dialog.Reply{{Text: in.Text}}, nil
+	})
+	dedupe := NewMemoryDeduper(0, 0)
+	cfg := HubConfig{Lease: lease, Dedupe: dedupe}
+	a, b := NewHub(handler, cfg), NewHub(handler, cfg)
+	key := chatKey("3")
+	var replies sync.Map // hub → replies delivered
+	deliver := func(name string, done chan<- struct{}) Deliver {
+		return func(_ context.Context, _ dialog.Inbound, r []dialog.Reply, err error) {
+			if err != nil {
+				t.Errorf("%s: %v", name, err)
+			}
+			replies.Store(name, len(r))
+			close(done)
+		}
+	}
+	first, second := make(chan struct{}), make(chan struct{})
+	if err := a.Submit(msg(key, 1), deliver("a", first)); err != nil {
+		t.Fatal(err)
+	}
+	<-first
+	if err := b.Submit(msg(key, 1), deliver("b", second)); err != nil {
+		t.Fatal(err)
+	}
+	<-second
+	ra, _ := replies.Load("a")
+	rb, _ := replies.Load("b")
+	if handled.Load() != 1 || ra != 1 || rb != 0 || b.Stats().Duplicates != 1 || b.Stats().Handled != 0 {
+		t.Fatalf("handled %d, replies %v and %v, b's stats %+v; want one handling, its replies once", handled.Load(), ra, rb, b.Stats())
+	}
+	if dedupe.Len() != 0 {
+		t.Errorf("the hub used its Deduper beside the lease: %d ids", dedupe.Len())
+	}
+
+	fail.Store(true)
+	rec := newRecorder()
+	if err := a.Submit(msg(key, 2), rec.deliver); err != nil {
+		t.Fatal(err)
+	}
+	rec.waitDeliveries(t, 1)
+	fail.Store(false)
+	if err := b.Submit(msg(key, 2), rec.deliver); err != nil {
+		t.Fatal(err)
+	}
+	rec.waitDeliveries(t, 1)
+	if errs := rec.errors(key); len(errs) != 2 || errs[0] == nil || errs[1] != nil || handled.Load() != 2 {
+		t.Fatalf("errors %v, handled %d; want the failed message handled on its retry", errs, handled.Load())
+	}
+	mustClose(t, a)
+	mustClose(t, b)
 }

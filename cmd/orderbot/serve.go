@@ -37,11 +37,9 @@ func runServe(ctx context.Context, cfg *Config, logger *slog.Logger, args []stri
 	a, engine, hub, err := openConversations(ctx, cfg, logger, conversationOptions{
 		payments: servedPayments(env),
 		// Channels deliver updates again after a restart: remember their
-		// ids where every replica sees them.
+		// ids in the database (with Redis, the conversations' leases
+		// remember them, where every replica sees them).
 		dedupe: func(a *app) bot.Deduper {
-			if a.redis != nil {
-				return redisstore.NewDeduper(a.redis, cfg.Redis.Prefix, 24*time.Hour)
-			}
 			return dialogsql.NewDeduper(a.store.DB(), 24*time.Hour, nil)
 		},
 		metrics: m,
@@ -308,12 +306,13 @@ func openConversations(ctx context.Context, cfg *Config, logger *slog.Logger, op
 		hcfg.Observe = opts.metrics.observe
 	}
 	engine := newEngine(cfg, a, svc, faq, opts.payments, logger)
-	if opts.dedupe != nil {
+	switch {
+	case a.redis != nil:
+		// Replicas take turns at a conversation, and its lease remembers
+		// the messages handled.
+		hcfg.Lease, hcfg.LeaseTTL = redisstore.NewLease(a.redis, cfg.Redis.Prefix, 24*time.Hour), cfg.Redis.LeaseTTL
+	case opts.dedupe != nil:
 		hcfg.Dedupe = opts.dedupe(a)
-	}
-	if a.redis != nil {
-		// Replicas take turns at a conversation.
-		hcfg.Lease, hcfg.LeaseTTL = redisstore.NewLease(a.redis, cfg.Redis.Prefix), cfg.Redis.LeaseTTL
 	}
 	return a, engine, bot.NewHub(engine, hcfg), nil
 }

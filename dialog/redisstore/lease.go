@@ -31,7 +31,10 @@ const (
 
 // Lease hands out named leases, one a conversation, so that replicas take
 // turns at a conversation: each message is handled by the replica that
-// holds the conversation's lease, in order.
+// holds the conversation's lease, in order. It also remembers the ids of
+// the messages handled, checked when a lease is taken and recorded when it
+// is released, so that a message is handled once across the replicas in
+// the same round trips (it implements bot.Leaser).
 //
 // A lease lasts ttl unless released or extended, so a holder that died
 // delays the conversation by at most ttl. Each Acquire returns a fencing
@@ -42,19 +45,29 @@ const (
 // Extend and Release return ErrLeaseLost, and Store.UpdateFenced refuses its
 // save.
 type Lease struct {
-	keyspace // ttl unused: each Acquire names its own
+	keyspace // ttl: how long a handled message id is remembered
 }
+
+// DefaultHandledTTL is how long the id of a message handled is remembered:
+// channels stop sending a message again long before.
+const DefaultHandledTTL = 24 * time.Hour
 
 // NewLease returns leases kept in rdb under prefix ("" for DefaultPrefix):
-// the prefix of the Store whose UpdateFenced checks them.
-func NewLease(rdb redis.UniversalClient, prefix string) *Lease {
-	return &Lease{newKeyspace(rdb, prefix, 0, 0)}
+// the prefix of the Store whose UpdateFenced checks them. A handled
+// message id is remembered for handled (0 for DefaultHandledTTL).
+func NewLease(rdb redis.UniversalClient, prefix string, handled time.Duration) *Lease {
+	return &Lease{newKeyspace(rdb, prefix, handled, DefaultHandledTTL)}
 }
 
-// acquireScript takes the lease KEYS[1] for ARGV[1] ms if it is free, with
-// the next token of the counter KEYS[2], kept for ARGV[2] ms. It returns the
-// token, or 0 when the lease is held.
+// seenKey is where message id is recorded as handled.
+func (l *Lease) seenKey(id string) string { return l.prefix + "seen:" + id }
+
+// acquireScript returns -1 when KEYS[3] (a handled message id, if given)
+// exists; otherwise it takes the lease KEYS[1] for ARGV[1] ms if it is
+// free, with the next token of the counter KEYS[2], kept for ARGV[2] ms,
+// and returns the token, or 0 when the lease is held.
 var acquireScript = redis.NewScript(`
+if KEYS[3] and redis.call('EXISTS', KEYS[3]) == 1 then return -1 end
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 local token = redis.call('INCR', KEYS[2])
 redis.call('PEXPIRE', KEYS[2], ARGV[2])
@@ -62,41 +75,56 @@ redis.call('SET', KEYS[1], token, 'PX', ARGV[1])
 return token
 `)
 
-// holdScript, if the lease KEYS[1] is held by token ARGV[1], extends it to
-// ARGV[2] ms from now, or releases it when ARGV[2] is 0. It returns 1, or 0
-// when the lease is not held by that token.
-var holdScript = redis.NewScript(`
+// releaseScript records the handled message id KEYS[2] (if given) for
+// ARGV[2] ms, then, if the lease KEYS[1] is held by token ARGV[1], frees
+// it. It returns 1, or 0 when the lease is not held by that token.
+var releaseScript = redis.NewScript(`
+if KEYS[2] then redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[2]) end
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-if ARGV[2] == '0' then return redis.call('DEL', KEYS[1]) end
+return redis.call('DEL', KEYS[1])
+`)
+
+// extendScript, if the lease KEYS[1] is held by token ARGV[1], extends it
+// to ARGV[2] ms from now. It returns 1, or 0 when the lease is not held by
+// that token.
+var extendScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 return redis.call('PEXPIRE', KEYS[1], ARGV[2])
 `)
 
 // TryAcquire takes the lease named name for ttl if it is free, and returns
-// its fencing token; ok is false when another holds it.
-func (l *Lease) TryAcquire(ctx context.Context, name string, ttl time.Duration) (token int64, ok bool, err error) {
+// its fencing token; ok is false when another holds it. When message id
+// ("" for none) was recorded as handled, it reports handled and takes
+// nothing.
+func (l *Lease) TryAcquire(ctx context.Context, name, id string, ttl time.Duration) (token int64, ok, handled bool, err error) {
 	keys := []string{leaseKey(l.prefix, name), l.prefix + "fence:" + name}
+	if id != "" {
+		keys = append(keys, l.seenKey(id))
+	}
 	token, err = acquireScript.Run(ctx, l.rdb, keys, millis(ttl), millis(max(ttl, fenceKeep))).Int64()
 	if err != nil {
-		return 0, false, fmt.Errorf("acquire lease: %w", err)
+		return 0, false, false, fmt.Errorf("acquire lease: %w", err)
 	}
-	return token, token > 0, nil
+	return max(token, 0), token > 0, token < 0, nil
 }
 
 // Acquire waits until the lease named name is free, takes it for ttl and
-// returns its fencing token. It returns an error when ctx ends first or
+// returns its fencing token, unless message id ("" for none) was recorded
+// as handled (by the holder it waited for, perhaps): then it reports
+// handled and takes nothing. It returns an error when ctx ends first or
 // Redis fails; it does not wait for Redis to come back.
-func (l *Lease) Acquire(ctx context.Context, name string, ttl time.Duration) (int64, error) {
+func (l *Lease) Acquire(ctx context.Context, name, id string, ttl time.Duration) (token int64, handled bool, err error) {
 	wait := minPoll
 	for {
-		token, ok, err := l.TryAcquire(ctx, name, ttl)
-		if err != nil || ok {
-			return token, err
+		token, ok, handled, err := l.TryAcquire(ctx, name, id, ttl)
+		if err != nil || ok || handled {
+			return token, handled, err
 		}
 		timer := time.NewTimer(wait + rand.N(wait))
 		select {
 		case <-ctx.Done():
 			timer.Stop()
-			return 0, fmt.Errorf("acquire lease: %w", context.Cause(ctx))
+			return 0, false, fmt.Errorf("acquire lease: %w", context.Cause(ctx))
 		case <-timer.C:
 		}
 		wait = min(2*wait, maxPoll)
@@ -106,18 +134,26 @@ func (l *Lease) Acquire(ctx context.Context, name string, ttl time.Duration) (in
 // Extend makes the lease named name, held with token, last ttl from now. It
 // returns ErrLeaseLost when the lease is no longer held with token.
 func (l *Lease) Extend(ctx context.Context, name string, token int64, ttl time.Duration) error {
-	return l.hold(ctx, name, token, millis(ttl))
+	held, err := extendScript.Run(ctx, l.rdb, []string{leaseKey(l.prefix, name)}, token, millis(ttl)).Int64()
+	return heldOrLost(held, err)
 }
 
-// Release frees the lease named name, held with token, for the next
-// Acquire. It returns ErrLeaseLost, and frees nothing, when the lease is no
-// longer held with token.
-func (l *Lease) Release(ctx context.Context, name string, token int64) error {
-	return l.hold(ctx, name, token, 0)
+// Release records message id as handled, unless id is "", and frees the
+// lease named name, held with token, for the next Acquire. It returns
+// ErrLeaseLost, and frees nothing, when the lease is no longer held with
+// token; the id is recorded all the same (the holder's save was fenced, so
+// what it handled stands).
+func (l *Lease) Release(ctx context.Context, name string, token int64, id string) error {
+	keys := []string{leaseKey(l.prefix, name)}
+	if id != "" {
+		keys = append(keys, l.seenKey(id))
+	}
+	held, err := releaseScript.Run(ctx, l.rdb, keys, token, millis(l.ttl)).Int64()
+	return heldOrLost(held, err)
 }
 
-func (l *Lease) hold(ctx context.Context, name string, token, ms int64) error {
-	held, err := holdScript.Run(ctx, l.rdb, []string{leaseKey(l.prefix, name)}, token, ms).Int64()
+// heldOrLost is a lease script's answer: nil for 1, ErrLeaseLost for 0.
+func heldOrLost(held int64, err error) error {
 	switch {
 	case err != nil:
 		return fmt.Errorf("lease: %w", err)

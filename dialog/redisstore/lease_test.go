@@ -18,18 +18,18 @@ import (
 func TestLease(t *testing.T) {
 	eachServer(t, func(t *testing.T, srv server) {
 		ctx := context.Background()
-		lease := redisstore.NewLease(srv.rdb, "")
-		first, err := lease.Acquire(ctx, "conv", time.Minute)
+		lease := redisstore.NewLease(srv.rdb, "", 0)
+		first, _, err := lease.Acquire(ctx, "conv", "", time.Minute)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, ok, err := lease.TryAcquire(ctx, "conv", time.Minute); ok || err != nil {
+		if _, ok, _, err := lease.TryAcquire(ctx, "conv", "", time.Minute); ok || err != nil {
 			t.Fatalf("a held lease taken again: %v, %v", ok, err)
 		}
-		if _, ok, _ := lease.TryAcquire(ctx, "other", time.Minute); !ok {
+		if _, ok, _, _ := lease.TryAcquire(ctx, "other", "", time.Minute); !ok {
 			t.Fatal("another conversation's lease is held too")
 		}
-		if err := lease.Release(ctx, "conv", first+1); !errors.Is(err, redisstore.ErrLeaseLost) {
+		if err := lease.Release(ctx, "conv", first+1, ""); !errors.Is(err, redisstore.ErrLeaseLost) {
 			t.Fatalf("release with another token = %v, want ErrLeaseLost", err)
 		}
 		if err := lease.Extend(ctx, "conv", first, time.Hour); err != nil {
@@ -38,16 +38,16 @@ func TestLease(t *testing.T) {
 		wantTTL(t, srv, redisstore.DefaultPrefix+"lease:conv", time.Hour)
 		waitCtx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
 		defer cancel()
-		if _, err := lease.Acquire(waitCtx, "conv", time.Minute); !errors.Is(err, context.DeadlineExceeded) {
+		if _, _, err := lease.Acquire(waitCtx, "conv", "", time.Minute); !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("Acquire of a held lease = %v, want it to wait until ctx ends", err)
 		}
-		if err := lease.Release(ctx, "conv", first); err != nil {
+		if err := lease.Release(ctx, "conv", first, ""); err != nil {
 			t.Fatal(err)
 		}
 		if err := lease.Extend(ctx, "conv", first, time.Hour); !errors.Is(err, redisstore.ErrLeaseLost) {
 			t.Fatalf("extend after release = %v, want ErrLeaseLost", err)
 		}
-		next, ok, err := lease.TryAcquire(ctx, "conv", time.Minute)
+		next, ok, _, err := lease.TryAcquire(ctx, "conv", "", time.Minute)
 		if !ok || err != nil || next <= first {
 			t.Fatalf("after release = %d, %v, %v; want a token above %d", next, ok, err, first)
 		}
@@ -59,23 +59,23 @@ func TestLease(t *testing.T) {
 func TestLeaseOfDeadHolderExpires(t *testing.T) {
 	eachServer(t, func(t *testing.T, srv server) {
 		ctx := context.Background()
-		lease := redisstore.NewLease(srv.rdb, "")
+		lease := redisstore.NewLease(srv.rdb, "", 0)
 		const ttl = 100 * time.Millisecond
-		dead, err := lease.Acquire(ctx, "conv", ttl)
+		dead, _, err := lease.Acquire(ctx, "conv", "", ttl)
 		if err != nil {
 			t.Fatal(err)
 		}
 		srv.elapse(ttl)
 		waitCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
-		next, err := lease.Acquire(waitCtx, "conv", time.Minute)
+		next, _, err := lease.Acquire(waitCtx, "conv", "", time.Minute)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := lease.Release(ctx, "conv", dead); !errors.Is(err, redisstore.ErrLeaseLost) {
+		if err := lease.Release(ctx, "conv", dead, ""); !errors.Is(err, redisstore.ErrLeaseLost) {
 			t.Fatalf("the dead holder's release = %v, want ErrLeaseLost", err)
 		}
-		if err := lease.Release(ctx, "conv", next); err != nil {
+		if err := lease.Release(ctx, "conv", next, ""); err != nil {
 			t.Fatalf("the dead holder released the new holder's lease: %v", err)
 		}
 	})
@@ -93,12 +93,12 @@ func TestLeaseMutualExclusion(t *testing.T) {
 			wg      sync.WaitGroup
 		)
 		for range replicas {
-			lease := redisstore.NewLease(srv.rdb, "")
+			lease := redisstore.NewLease(srv.rdb, "", 0)
 			wg.Go(func() {
 				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 				defer cancel()
 				for range turns {
-					token, err := lease.Acquire(ctx, "conv", time.Minute)
+					token, _, err := lease.Acquire(ctx, "conv", "", time.Minute)
 					if err != nil {
 						t.Error(err)
 						return
@@ -111,7 +111,7 @@ func TestLeaseMutualExclusion(t *testing.T) {
 					mu.Lock()
 					tokens = append(tokens, token)
 					mu.Unlock()
-					if err := lease.Release(ctx, "conv", token); err != nil {
+					if err := lease.Release(ctx, "conv", token, ""); err != nil {
 						t.Error(err)
 						return
 					}
@@ -122,6 +122,89 @@ func TestLeaseMutualExclusion(t *testing.T) {
 		slices.Sort(tokens)
 		if len(slices.Compact(tokens)) != replicas*turns {
 			t.Fatalf("%d distinct tokens for %d turns", len(tokens), replicas*turns)
+		}
+	})
+}
+
+// A message id released as handled is remembered for the TTL given: taking
+// the lease for it again reports it handled and takes nothing, while a
+// message released as not handled (its handling failed) is taken again.
+func TestLeaseRemembersHandledMessages(t *testing.T) {
+	eachServer(t, func(t *testing.T, srv server) {
+		ctx := context.Background()
+		const ttl = time.Hour
+		lease := redisstore.NewLease(srv.rdb, "", ttl)
+		id := "telegram\x00100"
+		token, handled, err := lease.Acquire(ctx, "conv", id, time.Minute)
+		if err != nil || handled {
+			t.Fatalf("a new message: %v, %v", handled, err)
+		}
+		if err := lease.Release(ctx, "conv", token, ""); err != nil {
+			t.Fatal(err)
+		}
+		// Not recorded (handling failed): the retry takes the lease.
+		token, handled, err = lease.Acquire(ctx, "conv", id, time.Minute)
+		if err != nil || handled {
+			t.Fatalf("a message released unhandled: %v, %v", handled, err)
+		}
+		if err := lease.Release(ctx, "conv", token, id); err != nil {
+			t.Fatal(err)
+		}
+		wantTTL(t, srv, redisstore.DefaultPrefix+"seen:"+id, ttl)
+		if _, handled, err := lease.Acquire(ctx, "conv", id, time.Minute); !handled || err != nil {
+			t.Fatalf("a handled message: %v, %v; want it reported handled", handled, err)
+		}
+		// Nothing was taken for it: the next message gets the lease at once.
+		if _, ok, _, err := lease.TryAcquire(ctx, "conv", "telegram\x00101", time.Minute); !ok || err != nil {
+			t.Fatalf("the lease after a handled message: %v, %v", ok, err)
+		}
+		// A holder whose lease ran out still records what it handled.
+		if err := lease.Release(ctx, "other", 12345, "telegram\x00102"); !errors.Is(err, redisstore.ErrLeaseLost) {
+			t.Fatalf("release of a lost lease = %v, want ErrLeaseLost", err)
+		}
+		if _, handled, _ := lease.Acquire(ctx, "other", "telegram\x00102", time.Minute); !handled {
+			t.Fatal("a message handled under a lost lease was forgotten")
+		}
+		if srv.mini == nil {
+			return
+		}
+		srv.elapse(ttl)
+		if _, handled, _ := lease.Acquire(ctx, "conv2", id, time.Minute); handled {
+			t.Fatal("an expired id is still handled")
+		}
+	})
+}
+
+// Replicas given one message at once (a channel's retry reaching another
+// replica while the first handles it): exactly one handles it; the others
+// wait for its lease and then find the message handled.
+func TestLeaseOneMessageManyReplicas(t *testing.T) {
+	eachServer(t, func(t *testing.T, srv server) {
+		const replicas = 8
+		var handlings atomic.Int32
+		var wg sync.WaitGroup
+		for range replicas {
+			lease := redisstore.NewLease(srv.rdb, "", 0)
+			wg.Go(func() {
+				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				defer cancel()
+				token, handled, err := lease.Acquire(ctx, "conv", "slack\x00Ev1", time.Minute)
+				if err != nil || handled {
+					if err != nil {
+						t.Error(err)
+					}
+					return
+				}
+				handlings.Add(1)
+				runtime.Gosched()
+				if err := lease.Release(ctx, "conv", token, "slack\x00Ev1"); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		if n := handlings.Load(); n != 1 {
+			t.Fatalf("the message was handled %d times by %d replicas", n, replicas)
 		}
 	})
 }

@@ -1,16 +1,15 @@
 // Package redisstore keeps what the replicas of orderbot share about
-// conversations in Redis: sessions (Store), the inbound message ids already
-// handled (Deduper), where each order's card is shown (Cards),
-// per-conversation leases that keep one conversation on one replica at a
-// time (Lease), and the channels' rate limits, so that they hold for the
-// whole fleet (Limiter). It is the only package of orderbot that knows
-// Redis.
+// conversations in Redis: sessions (Store), where each order's card is
+// shown (Cards), per-conversation leases that keep one conversation on one
+// replica at a time and remember the inbound message ids already handled
+// (Lease), and the channels' rate limits, so that they hold for the whole
+// fleet (Limiter). It is the only package of orderbot that knows Redis.
 //
 // Every key starts with a prefix (DefaultPrefix unless configured), so that
 // several deployments may share a server:
 //
 //	PREFIX session:CHANNEL:CHAT:USER  hash: v the version, d the session (JSON); expires when idle
-//	PREFIX seen:ID                    an inbound message id; expires after the dedupe TTL
+//	PREFIX seen:ID                    an inbound message id handled; expires after the lease's handled TTL
 //	PREFIX card:CHANNEL:ORDER         the message showing the order's card
 //	PREFIX lease:NAME                 the fencing token of the lease's holder; expires after the lease TTL
 //	PREFIX fence:NAME                 the last fencing token handed out for NAME

@@ -20,8 +20,8 @@ import (
 )
 
 var (
-	_ bot.Deduper = (*redisstore.Deduper)(nil)
-	_ bot.Cards   = (*redisstore.Cards)(nil)
+	_ bot.Leaser = (*redisstore.Lease)(nil)
+	_ bot.Cards  = (*redisstore.Cards)(nil)
 )
 
 // server is a Redis server to test on, empty: miniredis, or a real one.
@@ -184,7 +184,7 @@ func TestSessionExpiresWhenIdle(t *testing.T) {
 func TestUpdateFenced(t *testing.T) {
 	eachServer(t, func(t *testing.T, srv server) {
 		ctx := context.Background()
-		st, lease := redisstore.New(srv.rdb, "", 0), redisstore.NewLease(srv.rdb, "")
+		st, lease := redisstore.New(srv.rdb, "", 0), redisstore.NewLease(srv.rdb, "", 0)
 		seq := func(n int) func(*dialog.Session) error {
 			return func(s *dialog.Session) error { s.Seq = n; return nil }
 		}
@@ -192,7 +192,7 @@ func TestUpdateFenced(t *testing.T) {
 			t.Fatalf("save without the lease = %v, want ErrLeaseLost", err)
 		}
 		const ttl = 200 * time.Millisecond
-		stalled, err := lease.Acquire(ctx, conv.String(), ttl)
+		stalled, _, err := lease.Acquire(ctx, conv.String(), "", ttl)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -203,7 +203,7 @@ func TestUpdateFenced(t *testing.T) {
 		srv.elapse(ttl)
 		ctx5, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
-		current, err := lease.Acquire(ctx5, conv.String(), time.Minute)
+		current, _, err := lease.Acquire(ctx5, conv.String(), "", time.Minute)
 		if err != nil {
 			t.Fatalf("the lease of a stalled holder did not expire: %v", err)
 		}
@@ -236,19 +236,17 @@ func TestRedisRestart(t *testing.T) {
 	// One try a call, so that calls fail fast while Redis is down.
 	rdb := redis.NewClient(&redis.Options{Addr: m.Addr(), MaxRetries: -1, DialerRetries: 1})
 	t.Cleanup(func() { rdb.Close() })
-	st, dedupe, cards, lease := redisstore.New(rdb, "", 0), redisstore.NewDeduper(rdb, "", 0),
-		redisstore.NewCards(rdb, "", 0), redisstore.NewLease(rdb, "")
+	st, cards, lease := redisstore.New(rdb, "", 0), redisstore.NewCards(rdb, "", 0), redisstore.NewLease(rdb, "", 0)
 	calls := map[string]func(ctx context.Context) error{
 		"Load": func(ctx context.Context) error { _, _, err := st.Load(ctx, conv); return err },
 		"Update": func(ctx context.Context) error {
 			return st.Update(ctx, conv, func(s *dialog.Session) error { s.Seq++; return nil })
 		},
-		"FirstSeen":   func(ctx context.Context) error { _, err := dedupe.FirstSeen(ctx, time.Now().String()); return err },
 		"SaveCardRef": func(ctx context.Context) error { return cards.SaveCardRef(ctx, "telegram", "OB-1", "1:2") },
 		"Acquire": func(ctx context.Context) error {
-			token, err := lease.Acquire(ctx, "c", time.Minute)
+			token, _, err := lease.Acquire(ctx, "c", time.Now().String(), time.Minute)
 			if err == nil {
-				err = lease.Release(ctx, "c", token)
+				err = lease.Release(ctx, "c", token, time.Now().String())
 			}
 			return err
 		},
