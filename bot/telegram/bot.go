@@ -283,6 +283,11 @@ func (b *Bot) Start(ctx context.Context) error {
 // its rate limit (429, obeyed with its retry_after), for metrics.
 func (b *Bot) RateLimited() uint64 { return b.pace.Pauses() }
 
+// SharedLimitFailures is how many times the limits shared with the other
+// replicas could not be asked (Redis down), so that this replica paced its
+// sends on its own for a while.
+func (b *Bot) SharedLimitFailures() uint64 { return b.pace.SharedFailures() }
+
 // Replies and notifications in flight are not affected.
 func (b *Bot) Close() {
 	b.mu.Lock()

@@ -75,6 +75,8 @@ type Config struct {
 	} `yaml:"log"`
 	HTTP struct {
 		Addr string `yaml:"addr"`
+		// DebugAddr serves Go's profiler (/debug/pprof/) when set.
+		DebugAddr string `yaml:"debug_addr"`
 	} `yaml:"http"`
 	Telegram struct {
 		PollTimeout     time.Duration `yaml:"poll_timeout"`
@@ -133,6 +135,9 @@ func loadConfig(path string, env func(string) string) (*Config, error) {
 	}
 	if v := env("ORDERBOT_HTTP_ADDR"); v != "" {
 		c.HTTP.Addr = v
+	}
+	if v := env("ORDERBOT_DEBUG_ADDR"); v != "" {
+		c.HTTP.DebugAddr = v
 	}
 	if v := env("ORDERBOT_LOG_LEVEL"); v != "" {
 		c.Log.Level, c.logLevelSet = v, true

@@ -80,12 +80,24 @@ func (m *metrics) watchHub(h *bot.Hub) {
 	)
 }
 
-// watchRateLimits counts the rate-limit answers (429) of a channel.
-func (m *metrics) watchRateLimits(channel string, n func() uint64) {
+// pacedChannel is what a channel tells of its pacing.
+type pacedChannel interface {
+	RateLimited() uint64
+	SharedLimitFailures() uint64
+}
+
+// watchPacing counts a channel's rate-limit answers (429), and the times
+// its limits shared by the replicas could not be asked.
+func (m *metrics) watchPacing(channel string, c pacedChannel) {
 	m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: "orderbot_rate_limited_total", Help: "Times a channel answered 429 (over its rate limit); the bot waited as asked.",
 		ConstLabels: prometheus.Labels{"channel": channel},
-	}, func() float64 { return float64(n()) }))
+	}, func() float64 { return float64(c.RateLimited()) }))
+	m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name:        "orderbot_shared_limit_failures_total",
+		Help:        "Times the rate limits shared by the replicas (in Redis) could not be asked; the replica then paced its sends alone for a few seconds.",
+		ConstLabels: prometheus.Labels{"channel": channel},
+	}, func() float64 { return float64(c.SharedLimitFailures()) }))
 }
 
 // watchOutbox shows the outbox's backlog, read from the database at each

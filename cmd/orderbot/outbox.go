@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 )
@@ -77,12 +79,21 @@ func runOutbox(ctx context.Context, cfg *Config, logger *slog.Logger, args []str
 			return err
 		}
 		defer a.Close()
-		n, err := a.store.Unpark(ctx, ids, time.Now())
+		unparked, err := a.store.Unpark(ctx, ids, time.Now())
 		if err != nil {
 			return err
 		}
-		logger.Info("notifications unparked", "count", n)
-		fmt.Fprintf(stdout, "%d notification(s) will be sent again\n", n)
+		logger.Info("notifications unparked", "count", len(unparked))
+		fmt.Fprintf(stdout, "%d notification(s) will be sent again\n", len(unparked))
+		var left []string
+		for _, id := range ids {
+			if !slices.Contains(unparked, id) {
+				left = append(left, strconv.FormatInt(id, 10))
+			}
+		}
+		if len(left) > 0 {
+			fmt.Fprintf(stdout, "not parked (delivered, still being tried, or unknown), left alone: %s\n", strings.Join(left, ", "))
+		}
 		return nil
 	default:
 		return fmt.Errorf("%w: unknown outbox command %q", errUsage, args[0])

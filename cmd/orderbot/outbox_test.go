@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -51,6 +52,7 @@ func TestOutboxCommands(t *testing.T) {
 		{[]string{"outbox", "list", "--limit", "0"}, 2, "--limit"},
 		{[]string{"outbox", "retry", "--all"}, 0, "1 notification(s) will be sent again"},
 		{[]string{"outbox", "retry", "--all"}, 0, "0 notification(s)"},
+		{[]string{"outbox", "retry", strconv.FormatInt(ns[0].ID, 10), "999"}, 0, "left alone: " + strconv.FormatInt(ns[0].ID, 10) + ", 999"},
 		{[]string{"outbox", "list"}, 0, o.Number},
 		{[]string{"outbox", "fly"}, 2, "unknown outbox command"},
 	} {

@@ -515,6 +515,7 @@ func TestServeRedisRestart(t *testing.T) {
 		"orderbot_outbox_backlog ",
 		"orderbot_outbox_oldest_age_seconds ",
 		`orderbot_rate_limited_total{channel="telegram"} 0`,
+		`orderbot_shared_limit_failures_total{channel="telegram"} `,
 		`orderbot_messages_dropped_total{reason="duplicate"}`,
 	} {
 		if !strings.Contains(string(body), want) {

@@ -105,7 +105,7 @@ func runServe(ctx context.Context, cfg *Config, logger *slog.Logger, args []stri
 			return fmt.Errorf("telegram: %w", err)
 		}
 		senders[telegram.Channel] = tg
-		m.watchRateLimits(telegram.Channel, tg.RateLimited)
+		m.watchPacing(telegram.Channel, tg)
 		if tcfg.WebhookURL != "" {
 			u, _ := url.Parse(tcfg.WebhookURL)
 			path := u.Path
@@ -138,7 +138,7 @@ func runServe(ctx context.Context, cfg *Config, logger *slog.Logger, args []stri
 			return fmt.Errorf("slack: %w", err)
 		}
 		senders[slack.Channel] = sb
-		m.watchRateLimits(slack.Channel, sb.RateLimited)
+		m.watchPacing(slack.Channel, sb)
 		engine.SetLocale(func(ctx context.Context, k dialog.Key) string {
 			if k.Channel != slack.Channel || k.User == "" {
 				return ""
@@ -168,6 +168,14 @@ func runServe(ctx context.Context, cfg *Config, logger *slog.Logger, args []stri
 		IdleTimeout:       time.Minute,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
+	prof, err := listenProfiler(cfg.HTTP.DebugAddr, logger)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	if prof != nil {
+		defer prof.close()
+	}
 	fmt.Fprintf(stdout, "orderbot serving on http://%s\n", ln.Addr())
 	logger.Info("serving", "addr", ln.Addr().String())
 
@@ -184,6 +192,15 @@ func runServe(ctx context.Context, cfg *Config, logger *slog.Logger, args []stri
 			errs <- fmt.Errorf("http: %w", err)
 		}
 	}()
+	if prof != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := prof.serve(work); err != nil {
+				errs <- err
+			}
+		}()
+	}
 	// The receive loop has its own context: it stops first at shutdown, and
 	// confirms what it took, while replies still go out.
 	recv, stopRecv := context.WithCancel(context.Background())

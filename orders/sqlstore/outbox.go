@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -225,10 +226,10 @@ func (s *Store) Backlog(ctx context.Context) (waiting int, oldest time.Time, par
 
 // Unpark makes parked notifications due again at at, their attempts
 // counted from zero and their last error kept until the next attempt: the
-// ones ids names, or every parked one when ids is empty. It returns how
-// many it unparked; an id that is not parked (delivered, still being
-// tried, or unknown) is left alone.
-func (s *Store) Unpark(ctx context.Context, ids []int64, at time.Time) (int, error) {
+// ones ids names, or every parked one when ids is empty. It returns the
+// ids it unparked, in ascending order; an id that is not parked
+// (delivered, still being tried, or unknown) is left alone.
+func (s *Store) Unpark(ctx context.Context, ids []int64, at time.Time) ([]int64, error) {
 	q := "UPDATE outbox SET parked_at = NULL, attempts = 0, next_attempt_at = ?, claimed_until = NULL WHERE parked_at IS NOT NULL AND delivered_at IS NULL"
 	args := []any{micros(at)}
 	if len(ids) > 0 {
@@ -237,19 +238,16 @@ func (s *Store) Unpark(ctx context.Context, ids []int64, at time.Time) (int, err
 			args = append(args, id)
 		}
 	}
-	var n int64
+	var unparked []int64
 	err := s.write(ctx, func(tx *txn) error {
-		res, err := tx.ExecContext(ctx, tx.Rebind(q), args...)
-		if err != nil {
-			return err
-		}
-		n, err = res.RowsAffected()
-		return err
+		unparked = unparked[:0]
+		return tx.SelectContext(ctx, &unparked, tx.Rebind(q+" RETURNING id"), args...)
 	})
 	if err != nil {
-		return 0, fail("unpark notifications", err)
+		return nil, fail("unpark notifications", err)
 	}
-	return int(n), nil
+	slices.Sort(unparked)
+	return unparked, nil
 }
 
 // MarkDelivered records that notification id reached its recipient; it is
