@@ -102,7 +102,6 @@ func (st *step) amendOrder(ctx context.Context) error {
 	case err != nil:
 		return err
 	}
-	st.e.InvalidateCatalog()
 	st.endAmend()
 	st.placed = &o
 	if o.Status == orders.StatusPendingApproval {

@@ -78,7 +78,10 @@ func (st *step) placeOrder(ctx context.Context) error {
 	case err != nil:
 		return err
 	}
-	st.e.InvalidateCatalog()
+	// The catalog snapshot is not read again for the stock this order
+	// took: a snapshot lives catalog_ttl at most, every placement checks
+	// stock and prices again in its transaction, and reading the catalog
+	// after every order made a sale a storm of catalog reads.
 	saved := s.Profile.Address
 	s.Profile = Profile{Address: s.Checkout.Address, Name: s.Checkout.Name, Phone: s.Checkout.Phone, CostCentre: s.Profile.CostCentre}
 	if d.CostCentre != "" {
@@ -292,7 +295,6 @@ func (st *step) cancelOrder(ctx context.Context) error {
 	}
 	switch orders.ErrorCode(err) {
 	case "":
-		st.e.InvalidateCatalog()
 		st.notice("order_cancelled", o.Number)
 		st.fire(EventShowOrder)
 	case orders.ENOTFOUND, orders.EINVALID:

@@ -122,7 +122,8 @@ func New(svc OrderService, store Store, cfg Config) *Engine {
 	return &Engine{svc: svc, store: store, cfg: cfg}
 }
 
-// InvalidateCatalog makes the next message read the catalog afresh.
+// InvalidateCatalog makes the next message read the catalog afresh: the
+// order core found the snapshot stale (a price or the stock changed).
 func (e *Engine) InvalidateCatalog() {
 	e.mu.Lock()
 	e.cat = nil

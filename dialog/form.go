@@ -267,7 +267,6 @@ func (st *step) placeForm(ctx context.Context) error {
 	case err != nil:
 		return err
 	}
-	st.e.InvalidateCatalog()
 	s.Profile.Name, s.Profile.Phone, s.Profile.CostCentre = f.Name, f.Phone, f.CostCentre
 	if address != "" {
 		s.Profile.Address = address
