@@ -16,6 +16,11 @@
 #   REDIS=        1: ORDERBOT_REDIS_URL is ORDERBOT_TEST_REDIS_URL's logical
 #                 database 1023 (the update and chat ids of each run are new,
 #                 so runs do not meet there)
+#   BASELINE=1    before each run, the same load against orderbench's
+#                 plumbing bot (-plumbing: read the update, one Bot API call,
+#                 answer; with REDIS=1 also a replica's four Redis round
+#                 trips a message, on database 1022): the ceiling of the
+#                 machine for this load, to compare serve with. 0: none
 #
 # Default load: 32 customers for 22 s as fast as they get replies, the first
 # 2 s (serve warming up) left out of the figures, the orders spread over four
@@ -25,6 +30,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-3}
 REPLICAS=${REPLICAS:-1}
+BASELINE=${BASELINE:-1}
 DB=${DB:-sqlite}
 GO=${GO:-go}
 
@@ -89,6 +95,13 @@ for run in $(seq 1 "$RUNS"); do
     export ORDERBOT_DATABASE_URL
     ORDERBOT_DATABASE_URL=$(with_database "$ORDERBOT_TEST_POSTGRES_URL" "$db") ;;
   esac
+  if [ "$BASELINE" = 1 ]; then
+    echo "== run $run of $RUNS: baseline, the plumbing bot${REDIS:+ + Redis}" >&2
+    plumbing=(-plumbing)
+    [ -n "${REDIS:-}" ] && plumbing+=(-plumbing-redis "$(with_database "$ORDERBOT_TEST_REDIS_URL" 1022)")
+    "$work/orderbench" -api-listen 127.0.0.1:0 -target "$targets" \
+      -customers 32 -duration 22s -warmup 2s -variant Black,Blue,Red,Green "${plumbing[@]}" "$@" || status=1
+  fi
   echo "== run $run of $RUNS: $REPLICAS replica(s) on $DB${REDIS:+ + Redis}" >&2
   "$work/orderbench" -api-listen 127.0.0.1:0 -target "$targets" \
     -customers 32 -duration 22s -warmup 2s -variant Black,Blue,Red,Green "$@" \

@@ -20,7 +20,8 @@ import (
 // counted. The full fake (bot/telegram/telegramtest) records every call
 // for assertions; this one stays out of the way of the server it measures.
 type botAPI struct {
-	chats sync.Map // int64 → *chat
+	chats    sync.Map // int64 → *chat
+	byMethod sync.Map // method → *atomic.Int64, the calls made during the load
 
 	nextMessage atomic.Int64
 	calls       atomic.Int64 // every method called
@@ -50,6 +51,7 @@ func (a *botAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.calls.Add(1)
+	a.count(method)
 	w.Header().Set("Content-Type", "application/json")
 	switch method {
 	case "getMe":
@@ -89,6 +91,7 @@ func (a *botAPI) webhookAnswer(body []byte) error {
 		return fmt.Errorf("webhook answered with %.80q, not a method call", body)
 	}
 	a.inAnswers.Add(1)
+	a.count(call.Method + " in answers")
 	if call.Method == "answerCallbackQuery" {
 		if call.ID == "" {
 			return fmt.Errorf("webhook answered a callback query without its id")
@@ -96,6 +99,26 @@ func (a *botAPI) webhookAnswer(body []byte) error {
 		a.callbacks.Add(1)
 	}
 	return nil
+}
+
+// count counts a call of method.
+func (a *botAPI) count(method string) {
+	n, ok := a.byMethod.Load(method)
+	if !ok {
+		n, _ = a.byMethod.LoadOrStore(method, new(atomic.Int64))
+	}
+	n.(*atomic.Int64).Add(1)
+}
+
+// methods are the calls made so far by method, those in webhook answers
+// counted apart (" in answers").
+func (a *botAPI) methods() map[string]int64 {
+	m := map[string]int64{}
+	a.byMethod.Range(func(k, v any) bool {
+		m[k.(string)] = v.(*atomic.Int64).Load()
+		return true
+	})
+	return m
 }
 
 // botUsername is the bot's @username in getMe and in the updates.

@@ -74,6 +74,8 @@ type options struct {
 	idBase        int64
 	json          bool
 	cpuProfile    string
+	plumbing      bool   // play against plumbingBot, the baseline, instead of servers
+	plumbingRedis string // plumbingBot's Redis URL; "": none
 	command       []string
 }
 
@@ -129,6 +131,8 @@ func parseOptions(args []string, out io.Writer) (*options, error) {
 	fs.Int64Var(&o.idBase, "id-base", 0, "chat and update ids start above this (0: from the clock, so that runs against one database never meet)")
 	fs.BoolVar(&o.json, "json", false, "print the result as JSON")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write orderbench's own CPU profile during the load to `file`")
+	fs.BoolVar(&o.plumbing, "plumbing", false, "play against orderbench's own plumbing bot, the baseline: the least a bot does for a message (read it, one Bot API call, answer the webhook), on each -target (port 0: a free one)")
+	fs.StringVar(&o.plumbingRedis, "plumbing-redis", "", "with -plumbing, the Redis `URL` on which the plumbing bot makes a serve replica's round trips for each message (lease, session load and save, release)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprint(out, usage)
@@ -172,8 +176,14 @@ func parseOptions(args []string, out io.Writer) (*options, error) {
 	case len(o.variants) == 0 || o.category == "" || o.product == "":
 		return nil, errors.New("-category, -product and -variant must not be empty")
 	}
+	switch {
+	case o.plumbing && len(o.command) > 0:
+		return nil, errors.New("-plumbing plays against orderbench's own bot: no command")
+	case o.plumbingRedis != "" && !o.plumbing:
+		return nil, errors.New("-plumbing-redis goes with -plumbing")
+	}
 	for _, t := range o.targets {
-		if t.Port() == "0" && len(o.command) == 0 {
+		if t.Port() == "0" && len(o.command) == 0 && !o.plumbing {
 			return nil, fmt.Errorf("-target %s: port 0 is for servers started with a command", t)
 		}
 	}
@@ -214,7 +224,19 @@ func bench(ctx context.Context, o *options, environ []string, stdout, stderr io.
 
 	var exited <-chan error
 	webhooks := 0
-	if len(o.command) > 0 {
+	switch {
+	case o.plumbing:
+		stop, err := startPlumbing(o, apiURL)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		with := ""
+		if o.plumbingRedis != "" {
+			with = " with Redis"
+		}
+		fmt.Fprintf(stderr, "orderbench: playing against the plumbing bot (the baseline)%s\n", with)
+	case len(o.command) > 0:
 		if err := pickPorts(o.targets); err != nil {
 			return err
 		}
@@ -226,7 +248,7 @@ func bench(ctx context.Context, o *options, environ []string, stdout, stderr io.
 		// hub's timeout (30 s by default).
 		defer func() { err = errors.Join(err, r.stop(45*time.Second)) }()
 		exited, webhooks = r.exited, len(o.targets)
-	} else {
+	default:
 		fmt.Fprintf(stderr, "orderbench: waiting for %s; start the servers with TELEGRAM_API_ENDPOINT=%s TELEGRAM_WEBHOOK_SECRET=%s\n",
 			(*targetList)(&o.targets).String(), apiURL, o.secret)
 	}
@@ -259,6 +281,7 @@ func bench(ctx context.Context, o *options, environ []string, stdout, stderr io.
 	rep := newReport(t, elapsed, o.warmup)
 	rep.Targets, rep.Customers, rep.Rate = len(o.targets), o.customers, o.rate
 	rep.Unsolicited, rep.APICalls, rep.InAnswers = api.unsolicited.Load(), api.calls.Load()-calls, api.inAnswers.Load()
+	rep.Methods = api.methods()
 	if o.json {
 		err = rep.writeJSON(stdout)
 	} else {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -76,19 +77,22 @@ type report struct {
 		Started   int `json:"started"`
 		Completed int `json:"completed"` // the order was placed
 	} `json:"conversations"`
-	Messages    int      `json:"messages"` // updates posted
-	Measured    int      `json:"measured"` // updates posted after the warm-up
-	Answered    int      `json:"answered"`
-	Errors      int      `json:"errors"`
-	Timeouts    int      `json:"timeouts"`
-	Unexpected  int      `json:"unexpected"`
-	Refused     int      `json:"refused"`
-	Unsolicited int64    `json:"unsolicited"` // bot messages after a conversation ended (notifications)
-	APICalls    int64    `json:"api_calls"`   // Bot API calls the servers made in the whole run
-	InAnswers   int64    `json:"in_answers"`  // methods the servers called in webhook answers instead
-	Throughput  float64  `json:"msgs_per_s"`  // measured updates per second after the warm-up
-	LatencyMS   latency  `json:"latency_ms"`  // of the measured updates
-	ErrorSample []string `json:"error_samples,omitempty"`
+	Messages    int   `json:"messages"` // updates posted
+	Measured    int   `json:"measured"` // updates posted after the warm-up
+	Answered    int   `json:"answered"`
+	Errors      int   `json:"errors"`
+	Timeouts    int   `json:"timeouts"`
+	Unexpected  int   `json:"unexpected"`
+	Refused     int   `json:"refused"`
+	Unsolicited int64 `json:"unsolicited"` // bot messages after a conversation ended (notifications)
+	APICalls    int64 `json:"api_calls"`   // Bot API calls the servers made in the whole run
+	InAnswers   int64 `json:"in_answers"`  // methods the servers called in webhook answers instead
+	// Methods counts the calls by method, the whole run's: those made at
+	// the start (getMe, setWebhook…) too, those in webhook answers apart.
+	Methods     map[string]int64 `json:"methods,omitempty"`
+	Throughput  float64          `json:"msgs_per_s"` // measured updates per second after the warm-up
+	LatencyMS   latency          `json:"latency_ms"` // of the measured updates
+	ErrorSample []string         `json:"error_samples,omitempty"`
 }
 
 // latency are the end-to-end latency percentiles, in milliseconds.
@@ -163,6 +167,10 @@ func (r report) writeText(w io.Writer) error {
 	fmt.Fprintf(&b, "latency (ms)   p50 %.2f  p90 %.2f  p99 %.2f  p99.9 %.2f  max %.2f  mean %.2f\n", l.P50, l.P90, l.P99, l.P999, l.Max, l.Mean)
 	if r.Messages > 0 {
 		fmt.Fprintf(&b, "Bot API        %d calls, %.2f a message; %d more in webhook answers\n", r.APICalls, float64(r.APICalls)/float64(r.Messages), r.InAnswers)
+		names := slices.Sorted(maps.Keys(r.Methods))
+		for _, m := range names {
+			fmt.Fprintf(&b, "               %-34s %d\n", m, r.Methods[m])
+		}
 	}
 	if r.Unsolicited > 0 {
 		fmt.Fprintf(&b, "notifications  %d after their conversation ended\n", r.Unsolicited)
