@@ -495,10 +495,11 @@ func (h *Hub) process(key dialog.Key, j job) {
 // (a Deduper's ids), so that a message is handled once across replicas.
 type Leaser interface {
 	// Acquire waits while another holds the lease named name, takes it for
-	// ttl, and returns a fencing token that grows with every lease. When
-	// message id ("" for none) was recorded as handled, it reports handled
-	// and takes no lease.
-	Acquire(ctx context.Context, name, id string, ttl time.Duration) (token int64, handled bool, err error)
+	// ttl, and returns a fencing token that grows with every lease, and
+	// ctx carrying it (dialog.WithLease) with whatever else the session
+	// store wants to find there. When message id ("" for none) was
+	// recorded as handled, it reports handled and takes no lease.
+	Acquire(ctx context.Context, name, id string, ttl time.Duration) (leased context.Context, token int64, handled bool, err error)
 	// Release records message id as handled (when id is not ""), and frees
 	// the lease named name if token still holds it; it returns
 	// dialog.ErrLeaseLost when it did not.
@@ -512,14 +513,14 @@ type Leaser interface {
 // no lease is held.
 func (h *Hub) lease(ctx context.Context, key dialog.Key, did string) (_ context.Context, release func(handled bool), dup bool, err error) {
 	name := key.String()
-	token, dup, err := h.cfg.Lease.Acquire(ctx, name, did, h.cfg.LeaseTTL)
+	leased, token, dup, err := h.cfg.Lease.Acquire(ctx, name, did, h.cfg.LeaseTTL)
 	if err != nil || dup {
 		if err != nil {
 			err = fmt.Errorf("lease conversation: %w", err)
 		}
 		return ctx, func(bool) {}, dup, err
 	}
-	ctx, cancel := context.WithTimeout(dialog.WithLease(ctx, token), h.cfg.LeaseTTL*3/4)
+	ctx, cancel := context.WithTimeout(leased, h.cfg.LeaseTTL*3/4)
 	release = func(handled bool) {
 		cancel()
 		id := ""

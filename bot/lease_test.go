@@ -30,24 +30,24 @@ func newMemoryLease() *memoryLease {
 	return l
 }
 
-func (l *memoryLease) Acquire(ctx context.Context, name, id string, _ time.Duration) (int64, bool, error) {
+func (l *memoryLease) Acquire(ctx context.Context, name, id string, _ time.Duration) (context.Context, int64, bool, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for l.held[name] != 0 && l.fail == nil && ctx.Err() == nil && !l.handled[id] {
 		l.cond.Wait()
 	}
 	if l.fail != nil {
-		return 0, false, l.fail
+		return ctx, 0, false, l.fail
 	}
 	if err := ctx.Err(); err != nil {
-		return 0, false, err
+		return ctx, 0, false, err
 	}
 	if id != "" && l.handled[id] {
-		return 0, true, nil
+		return ctx, 0, true, nil
 	}
 	l.next++
 	l.held[name] = l.next
-	return l.next, false, nil
+	return dialog.WithLease(ctx, l.next), l.next, false, nil
 }
 
 func (l *memoryLease) Release(_ context.Context, name string, token int64, id string) error {

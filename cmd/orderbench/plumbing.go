@@ -30,8 +30,8 @@ import (
 // button. It keeps no conversation but a step counter per chat, and knows
 // no shop. With Redis (-plumbing-redis) it also makes the four round trips
 // a serve replica makes for a message: the conversation's lease (which
-// checks the message id), the session's load and its save, and the
-// lease's release (which records the id).
+// checks the message id and reads the session), the session's save, and
+// the lease's release (which records the id).
 type plumbingBot struct {
 	api    string // the fake Bot API's base URL for the bot's token, ending in "/"
 	secret string
@@ -154,11 +154,11 @@ func (p *plumbingBot) taps(i int) []string {
 func (p *plumbingBot) turn(ctx context.Context, chat, update int64) error {
 	key := dialog.Key{Channel: "telegram", Chat: strconv.FormatInt(chat, 10), User: strconv.FormatInt(chat, 10)}
 	id := "telegram\x00" + strconv.FormatInt(update, 10)
-	token, handled, err := p.lease.Acquire(ctx, key.String(), id, 10*time.Second)
+	leased, token, handled, err := p.lease.Acquire(ctx, key.String(), id, 10*time.Second)
 	if err != nil || handled {
 		return err
 	}
-	err = p.sessions.Update(dialog.WithLease(ctx, token), key, func(s *dialog.Session) error {
+	err = p.sessions.Update(leased, key, func(s *dialog.Session) error {
 		s.Seq++
 		return nil
 	})

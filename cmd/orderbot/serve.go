@@ -68,6 +68,11 @@ func runServe(ctx context.Context, cfg *Config, logger *slog.Logger, args []stri
 	mux.Handle("GET /metrics", m.handler())
 
 	senders := map[string]bot.Sender{}
+	// Where each order's card is shown, for whichever replica edits it next.
+	var cards bot.Cards = dialogsql.NewCards(a.store.DB())
+	if a.redis != nil {
+		cards = redisstore.NewCards(a.redis, cfg.Redis.Prefix, 0)
+	}
 	var tg *telegram.Bot
 	if token := env("TELEGRAM_BOT_TOKEN"); token != "" {
 		tcfg := telegram.Config{
@@ -82,7 +87,7 @@ func runServe(ctx context.Context, cfg *Config, logger *slog.Logger, args []stri
 			ImageDir:        cfg.imageDir(),
 			ProviderToken:   env("TELEGRAM_PAYMENT_PROVIDER_TOKEN"),
 			Checkout:        engine,
-			Cards:           dialogsql.NewCards(a.store.DB()),
+			Cards:           cards,
 			SharedLimit:     sharedLimit(a, cfg),
 			Logger:          logger,
 		}
@@ -128,7 +133,7 @@ func runServe(ctx context.Context, cfg *Config, logger *slog.Logger, args []stri
 			RequestTimeout:     cfg.Slack.RequestTimeout,
 			PerChannelInterval: cfg.Slack.PerChannelInterval,
 			GlobalRate:         cfg.Slack.GlobalRate,
-			Cards:              dialogsql.NewCards(a.store.DB()),
+			Cards:              cards,
 			SharedLimit:        sharedLimit(a, cfg),
 			Home:               engine,
 			Forms:              engine,

@@ -62,18 +62,30 @@ func NewLease(rdb redis.UniversalClient, prefix string, handled time.Duration) *
 // seenKey is where message id is recorded as handled.
 func (l *Lease) seenKey(id string) string { return l.prefix + "seen:" + id }
 
-// acquireScript returns -1 when KEYS[3] (a handled message id, if given)
-// exists; otherwise it takes the lease KEYS[1] for ARGV[1] ms if it is
-// free, with the next token of the counter KEYS[2], kept for ARGV[2] ms,
-// and returns the token, or 0 when the lease is held.
+// acquireScript returns {-1} when ARGV[3] is 1 and KEYS[3] (a handled
+// message id) exists; otherwise it takes the lease KEYS[1] for ARGV[1] ms
+// if it is free, with the next token of the counter KEYS[2], kept for
+// ARGV[2] ms, and returns the token with the fields v and d of the session
+// hash KEYS[4] (nil when absent), or {0} when the lease is held.
 var acquireScript = redis.NewScript(`
-if KEYS[3] and redis.call('EXISTS', KEYS[3]) == 1 then return -1 end
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+if ARGV[3] == '1' and redis.call('EXISTS', KEYS[3]) == 1 then return {-1} end
+if redis.call('EXISTS', KEYS[1]) == 1 then return {0} end
 local token = redis.call('INCR', KEYS[2])
 redis.call('PEXPIRE', KEYS[2], ARGV[2])
 redis.call('SET', KEYS[1], token, 'PX', ARGV[1])
-return token
+local s = redis.call('HMGET', KEYS[4], 'v', 'd')
+return {token, s[1], s[2]}
 `)
+
+// prefetched is the session Acquire read with the lease, for the Store's
+// first load under it.
+type prefetched struct {
+	prefix, name string
+	token        int64
+	v, d         any // the hash's fields: strings, or nil
+}
+
+type prefetchKey struct{}
 
 // releaseScript records the handled message id KEYS[2] (if given) for
 // ARGV[2] ms, then, if the lease KEYS[1] is held by token ARGV[1], frees
@@ -97,34 +109,57 @@ return redis.call('PEXPIRE', KEYS[1], ARGV[2])
 // ("" for none) was recorded as handled, it reports handled and takes
 // nothing.
 func (l *Lease) TryAcquire(ctx context.Context, name, id string, ttl time.Duration) (token int64, ok, handled bool, err error) {
-	keys := []string{leaseKey(l.prefix, name), l.prefix + "fence:" + name}
-	if id != "" {
-		keys = append(keys, l.seenKey(id))
+	token, _, err = l.tryAcquire(ctx, name, id, ttl)
+	return max(token, 0), token > 0, token < 0, err
+}
+
+// tryAcquire runs acquireScript: the token (0: held by another, -1: the
+// message was handled) and, with a token, the conversation's session as
+// read with the lease.
+func (l *Lease) tryAcquire(ctx context.Context, name, id string, ttl time.Duration) (int64, *prefetched, error) {
+	seen, checkSeen := l.seenKey(id), "1"
+	if id == "" {
+		seen, checkSeen = leaseKey(l.prefix, name), "0" // a key of the same slot, unread
 	}
-	token, err = acquireScript.Run(ctx, l.rdb, keys, millis(ttl), millis(max(ttl, fenceKeep))).Int64()
+	keys := []string{leaseKey(l.prefix, name), l.prefix + "fence:" + name, seen, sessionKey(l.prefix, name)}
+	reply, err := acquireScript.Run(ctx, l.rdb, keys, millis(ttl), millis(max(ttl, fenceKeep)), checkSeen).Slice()
 	if err != nil {
-		return 0, false, false, fmt.Errorf("acquire lease: %w", err)
+		return 0, nil, fmt.Errorf("acquire lease: %w", err)
 	}
-	return max(token, 0), token > 0, token < 0, nil
+	token, ok := reply[0].(int64)
+	if !ok || (token > 0 && len(reply) != 3) {
+		return 0, nil, fmt.Errorf("acquire lease: unexpected answer %v", reply)
+	}
+	if token <= 0 {
+		return token, nil, nil
+	}
+	return token, &prefetched{prefix: l.prefix, name: name, token: token, v: reply[1], d: reply[2]}, nil
 }
 
 // Acquire waits until the lease named name is free, takes it for ttl and
-// returns its fencing token, unless message id ("" for none) was recorded
-// as handled (by the holder it waited for, perhaps): then it reports
-// handled and takes nothing. It returns an error when ctx ends first or
-// Redis fails; it does not wait for Redis to come back.
-func (l *Lease) Acquire(ctx context.Context, name, id string, ttl time.Duration) (token int64, handled bool, err error) {
+// returns its fencing token and ctx carrying it (dialog.WithLease) for the
+// Store's fenced saves, with the session as read with the lease for the
+// Store's first load. When message id ("" for none) was recorded as
+// handled (by the holder it waited for, perhaps), it reports handled and
+// takes nothing. It returns an error when ctx ends first or Redis fails;
+// it does not wait for Redis to come back.
+func (l *Lease) Acquire(ctx context.Context, name, id string, ttl time.Duration) (leased context.Context, token int64, handled bool, err error) {
 	wait := minPoll
 	for {
-		token, ok, handled, err := l.TryAcquire(ctx, name, id, ttl)
-		if err != nil || ok || handled {
-			return token, handled, err
+		token, p, err := l.tryAcquire(ctx, name, id, ttl)
+		switch {
+		case err != nil:
+			return ctx, 0, false, err
+		case token < 0:
+			return ctx, 0, true, nil
+		case token > 0:
+			return context.WithValue(dialog.WithLease(ctx, token), prefetchKey{}, p), token, false, nil
 		}
 		timer := time.NewTimer(wait + rand.N(wait))
 		select {
 		case <-ctx.Done():
 			timer.Stop()
-			return 0, false, fmt.Errorf("acquire lease: %w", context.Cause(ctx))
+			return ctx, 0, false, fmt.Errorf("acquire lease: %w", context.Cause(ctx))
 		case <-timer.C:
 		}
 		wait = min(2*wait, maxPoll)

@@ -94,7 +94,11 @@ func newKeyspace(rdb redis.UniversalClient, prefix string, ttl, def time.Duratio
 	return keyspace{rdb: rdb, prefix: prefix, ttl: ttl}
 }
 
-func (s *Store) key(key dialog.Key) string { return s.prefix + "session:" + key.String() }
+func (s *Store) key(key dialog.Key) string { return sessionKey(s.prefix, key.String()) }
+
+// sessionKey is where the session of the conversation named name is kept
+// (its dialog.Key.String()).
+func sessionKey(prefix, name string) string { return prefix + "session:" + name }
 
 // leaseKey is where the lease named name keeps its holder's token.
 func leaseKey(prefix, name string) string { return prefix + "lease:" + name }
@@ -105,8 +109,14 @@ func (s *Store) Load(ctx context.Context, key dialog.Key) (*dialog.Session, bool
 	if err != nil {
 		return nil, false, fmt.Errorf("load session: %w", err)
 	}
-	version, _ := vals[0].(string)
-	data, found := vals[1].(string)
+	return decodeSession(key, vals[0], vals[1])
+}
+
+// decodeSession is the session for key from its hash's fields v and d
+// (strings, or nil when there is no session).
+func decodeSession(key dialog.Key, v, d any) (*dialog.Session, bool, error) {
+	version, _ := v.(string)
+	data, found := d.(string)
 	if !found {
 		return &dialog.Session{Key: key}, false, nil
 	}
@@ -153,10 +163,24 @@ redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return v
 `)
 
-// update is Update, fenced by the lease in leaseKeys if there is one.
+// update is Update, fenced by the lease in leaseKeys if there is one. The
+// first load is the session Lease.Acquire read with the lease, when ctx
+// carries it (a save over a session changed since fails, and the next
+// attempt loads it afresh).
 func (s *Store) update(ctx context.Context, key dialog.Key, leaseKeys []string, token int64, fn func(*dialog.Session) error) error {
 	keys := append([]string{s.key(key)}, leaseKeys...)
-	return dialog.CompareAndSet(ctx, key, s.Load, func(_ *dialog.Session, _ bool, base int64, data []byte) (int64, error) {
+	load := s.Load
+	if p, ok := ctx.Value(prefetchKey{}).(*prefetched); ok && token != 0 && p.token == token && p.name == key.String() && p.prefix == s.prefix {
+		first := true
+		load = func(ctx context.Context, key dialog.Key) (*dialog.Session, bool, error) {
+			if first {
+				first = false
+				return decodeSession(key, p.v, p.d)
+			}
+			return s.Load(ctx, key)
+		}
+	}
+	return dialog.CompareAndSet(ctx, key, load, func(_ *dialog.Session, _ bool, base int64, data []byte) (int64, error) {
 		v, err := saveScript.Run(ctx, s.rdb, keys, base, data, millis(s.ttl), token).Int64()
 		switch {
 		case err != nil:

@@ -192,7 +192,7 @@ func TestUpdateFenced(t *testing.T) {
 			t.Fatalf("save without the lease = %v, want ErrLeaseLost", err)
 		}
 		const ttl = 200 * time.Millisecond
-		stalled, _, err := lease.Acquire(ctx, conv.String(), "", ttl)
+		_, stalled, _, err := lease.Acquire(ctx, conv.String(), "", ttl)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -203,7 +203,7 @@ func TestUpdateFenced(t *testing.T) {
 		srv.elapse(ttl)
 		ctx5, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
-		current, _, err := lease.Acquire(ctx5, conv.String(), "", time.Minute)
+		_, current, _, err := lease.Acquire(ctx5, conv.String(), "", time.Minute)
 		if err != nil {
 			t.Fatalf("the lease of a stalled holder did not expire: %v", err)
 		}
@@ -244,7 +244,7 @@ func TestRedisRestart(t *testing.T) {
 		},
 		"SaveCardRef": func(ctx context.Context) error { return cards.SaveCardRef(ctx, "telegram", "OB-1", "1:2") },
 		"Acquire": func(ctx context.Context) error {
-			token, _, err := lease.Acquire(ctx, "c", time.Now().String(), time.Minute)
+			_, token, _, err := lease.Acquire(ctx, "c", time.Now().String(), time.Minute)
 			if err == nil {
 				err = lease.Release(ctx, "c", token, time.Now().String())
 			}
