@@ -593,6 +593,15 @@ func (b *Bot) handleLocally(inc incoming) {
 	}
 }
 
+// answerLater answers a callback query on the adapter's own worker.
+func (b *Bot) answerLater(id, notice string) {
+	select {
+	case b.local <- func(ctx context.Context) { b.answerCallback(ctx, id, notice) }:
+	default:
+		b.log.Warn("adapter's own answers queue full; answer dropped")
+	}
+}
+
 // runLocal runs the adapter's own answers, one at a time, until ctx is done.
 func (b *Bot) runLocal(ctx context.Context) {
 	for {

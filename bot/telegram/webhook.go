@@ -32,7 +32,7 @@ const maxWebhookBody = 1 << 20
 //     no secret is configured;
 //   - 413 for a body over 1 MiB, 400 for one that is not an update;
 //   - 200 once the update was handled and its replies sent, or, when that
-//     takes longer than webhookWait, once it was handed to the hub: an
+//     takes longer than WebhookWait, once it was handed to the hub: an
 //     update is confirmed to Telegram when it can no longer be lost with
 //     this process (a replica killed before answering is retried by
 //     Telegram, and taken by another); also 200 for a duplicate (a retry
@@ -110,11 +110,14 @@ func (b *Bot) WebhookHandler() http.Handler {
 // answerCallbackQuery alone: at worst the button's spinner runs until
 // Telegram's own timeout. The delivery offers the answer; the request takes
 // it when it answers, and after that every offer is refused, so the
-// delivery calls the Bot API itself (the request gave up waiting).
+// delivery calls the Bot API itself (the request gave up waiting). An
+// answer offered to a request that then gave up is sent by the adapter's
+// own worker.
 type hookAnswer struct {
 	mu     sync.Mutex
 	closed bool
 	body   []byte // the method call to answer with, nil when none was offered
+	notice string // the answer's text, for answering by a request instead
 }
 
 // offer hands the request the answer to callback query id, with notice; it
@@ -137,7 +140,7 @@ func (h *hookAnswer) offer(id, notice string) bool {
 	if h.closed {
 		return false
 	}
-	h.body = body
+	h.body, h.notice = body, notice
 	return true
 }
 
@@ -153,13 +156,14 @@ func (h *hookAnswer) take() []byte {
 	return h.body
 }
 
-// webhookWait bounds how long a webhook request waits for its update to
+// WebhookWait bounds how long a webhook request waits for its update to
 // be handled: Telegram gives up on an answer after about a minute, and a
-// queue that long means the update is safer confirmed than retried.
-const webhookWait = 20 * time.Second
+// queue that long means the update is safer confirmed than retried. The
+// HTTP server's write timeout must be longer.
+const WebhookWait = 20 * time.Second
 
 // accept hands one posted update on, waits for it to be handled (at most
-// webhookWait, and while the request lasts), and returns the HTTP status
+// WebhookWait, and while the request lasts), and returns the HTTP status
 // to answer, and the body: the answer to a pressed button, or nil.
 func (b *Bot) accept(ctx context.Context, u tgbotapi.Update) (int, []byte) {
 	inc := parseUpdate(u, b.self, b.cfg.Now())
@@ -181,13 +185,18 @@ func (b *Bot) accept(ctx context.Context, u tgbotapi.Update) (int, []byte) {
 	})
 	switch {
 	case err == nil:
-		wait := time.NewTimer(webhookWait)
+		wait := time.NewTimer(WebhookWait)
 		defer wait.Stop()
 		select {
 		case <-handled:
 		case <-wait.C:
 		case <-ctx.Done():
-			inc.hook.take() // nobody reads the answer now: the delivery answers
+			// Nobody reads the answer now: later offers are refused, so
+			// the delivery answers the button itself, and one already
+			// offered is sent here.
+			if body := inc.hook.take(); body != nil {
+				b.answerLater(inc.callbackID, inc.hook.notice)
+			}
 			return http.StatusOK, nil
 		}
 		return http.StatusOK, inc.hook.take()

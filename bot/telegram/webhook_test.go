@@ -134,3 +134,27 @@ func postAndGiveUp(t *testing.T, url string, u tgbotapi.Update) {
 		t.Fatalf("the webhook answered %d before the update was handled", resp.StatusCode)
 	}
 }
+
+// When the webhook request gives up after the button's answer was offered
+// to it (the replies were still being sent), the bot sends that answer
+// with a request of its own: the button is answered once either way.
+func TestWebhookGivenUpAfterTheOfferAnswersByRequest(t *testing.T) {
+	e := newEnv(t, &gatedHandler{}, telegram.Config{WebhookURL: "https://example.com/hook", WebhookSecret: "abc", RequestTimeout: time.Second})
+	if err := e.bot.Start(e.ctx); err != nil { // its own worker sends the answer
+		t.Fatal(err)
+	}
+	web := httptest.NewServer(e.bot.WebhookHandler())
+	defer web.Close()
+	user := telegramtest.NewUser(33, "en")
+	tap := buttonShown(t, e, web.URL, user)
+	// The step's edit hangs: the answer is offered, the replies not sent.
+	e.srv.FailNext("editMessageText", 1, telegramtest.Fault{Hang: true})
+	postAndGiveUp(t, web.URL, tap)
+	c := e.wait(telegramtest.Method("answerCallbackQuery", param("callback_query_id", tap.CallbackQuery.ID), ok))
+	if c.Webhook {
+		t.Fatalf("answered in a response nobody read: %+v", c)
+	}
+	if n := len(e.srv.Calls("answerCallbackQuery")); n != 1 {
+		t.Fatalf("the button was answered %d times", n)
+	}
+}

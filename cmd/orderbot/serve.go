@@ -169,9 +169,11 @@ func runServe(ctx context.Context, cfg *Config, logger *slog.Logger, args []stri
 		Handler:           mux,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
-		WriteTimeout:      15 * time.Second,
-		IdleTimeout:       time.Minute,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		// A Telegram webhook answers once its update was handled, for up
+		// to telegram.WebhookWait.
+		WriteTimeout: telegram.WebhookWait + 10*time.Second,
+		IdleTimeout:  time.Minute,
+		ErrorLog:     slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	prof, err := listenProfiler(cfg.HTTP.DebugAddr, logger)
 	if err != nil {
@@ -189,7 +191,8 @@ func runServe(ctx context.Context, cfg *Config, logger *slog.Logger, args []stri
 	work, stopWork := context.WithCancel(context.Background())
 	defer stopWork()
 	var wg sync.WaitGroup
-	errs := make(chan error, 4)
+	errs := make(chan error, 5) // one a goroutine below that sends
+
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -214,6 +217,7 @@ func runServe(ctx context.Context, cfg *Config, logger *slog.Logger, args []stri
 	if tg != nil {
 		if err := tg.Start(work); err != nil {
 			srv.Close()
+			stopWork() // the profiler, and whatever else runs on work
 			wg.Wait()
 			return fmt.Errorf("telegram: %w", err)
 		}
