@@ -61,7 +61,8 @@ var _ Submitter = (*Hub)(nil)
 // other's duplicates.
 //
 // The hub asks Seen when a message arrives and records its id only once it
-// was handled: a message taken by a replica that died before handling it
+// was handled (with a Leaser, the lease does both instead, and the Deduper
+// is not used): a message taken by a replica that died before handling it
 // is let through again when the channel delivers it again (a webhook that
 // got no answer), while the conversation itself, which keeps its latest
 // message ids with its session, answers a message handled but not recorded
@@ -147,7 +148,7 @@ type HubStats struct {
 	Running       int    // messages being handled now
 	Conversations int    // conversations with a queued or running message
 	Handled       uint64 // messages handled and delivered
-	Duplicates    uint64 // messages dropped by Submit as already seen
+	Duplicates    uint64 // messages dropped as already seen: by Submit, or by the lease when taken
 	Busy          uint64 // messages refused by Submit because a queue was full
 	Panics        uint64 // handler or deliver panics recovered
 	Abandoned     uint64 // queued messages dropped when Close ran out of time
@@ -456,6 +457,7 @@ func (h *Hub) process(key dialog.Key, j job) {
 	release := func(bool) {}
 	for attempt := 0; attempt < 2; attempt++ {
 		release(false)
+		replies, err = nil, nil // not the apology of an attempt that lost the lease
 		ctx, cancel := context.WithTimeout(h.base, h.cfg.Timeout)
 		if h.cfg.Lease != nil {
 			ctx, release, dup, err = h.lease(ctx, key, did)

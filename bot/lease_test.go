@@ -217,3 +217,33 @@ func TestHubLeaseHandlesMessageOnce(t *testing.T) {
 	mustClose(t, a)
 	mustClose(t, b)
 }
+
+// A handler that lost the lease while another replica handled the same
+// message (the channel's retry reached it): the second attempt finds the
+// message handled and delivers nothing, not the first attempt's apology.
+func TestHubLeaseLostToTheReplicaThatHandledIt(t *testing.T) {
+	lease := newMemoryLease()
+	var calls atomic.Int64
+	handler := HandlerFunc(func(ctx context.Context, in dialog.Inbound) ([]dialog.Reply, error) {
+		calls.Add(1)
+		lease.mu.Lock()
+		lease.handled[dedupeID(in)] = true // the other replica's release
+		lease.mu.Unlock()
+		return []dialog.Reply{{Text: "sorry, something went wrong"}}, dialog.ErrLeaseLost
+	})
+	h := NewHub(handler, HubConfig{Lease: lease})
+	done := make(chan struct{})
+	var got []dialog.Reply
+	var gotErr error
+	if err := h.Submit(msg(chatKey("4"), 1), func(_ context.Context, _ dialog.Inbound, r []dialog.Reply, err error) {
+		got, gotErr = r, err
+		close(done)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	<-done
+	mustClose(t, h)
+	if calls.Load() != 1 || len(got) != 0 || gotErr != nil || h.Stats().Duplicates != 1 {
+		t.Fatalf("handled %d times, delivered %v, %v, stats %+v; want one handling and nothing delivered", calls.Load(), got, gotErr, h.Stats())
+	}
+}
