@@ -2,7 +2,9 @@ package dialog_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -71,5 +73,32 @@ func TestExpiredCatalogIsReadOnce(t *testing.T) {
 	}
 	if got := svc.reads.Load(); got != 2 {
 		t.Fatalf("after InvalidateCatalog: %d reads, want 2", got)
+	}
+}
+
+// A message waiting for another's catalog read gives up at its own
+// deadline, with an apology; the read goes on for the others.
+func TestCatalogWaitEndsWithTheMessage(t *testing.T) {
+	h := newHarness(t, "en")
+	svc := &slowCatalog{Service: h.svc, started: make(chan struct{}, 16), release: make(chan struct{})}
+	eng := dialog.New(svc, dialog.NewMemoryStore(), dialog.Config{CatalogTTL: time.Hour})
+	first := make(chan error, 1)
+	go func() {
+		_, err := eng.Handle(context.Background(), dialog.Inbound{ID: "a", Key: dialog.Key{Channel: "console", Chat: "a", User: "a"}, Text: "/menu"})
+		first <- err
+	}()
+	<-svc.started
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	replies, err := eng.Handle(ctx, dialog.Inbound{ID: "b", Key: dialog.Key{Channel: "console", Chat: "b", User: "b"}, Text: "/menu"})
+	if !errors.Is(err, context.DeadlineExceeded) || len(replies) != 1 || !strings.Contains(replies[0].Text, "Sorry") {
+		t.Fatalf("a message past its deadline: %v, %v; want the deadline and an apology", replies, err)
+	}
+	close(svc.release)
+	if err := <-first; err != nil {
+		t.Fatalf("the read's own message: %v", err)
+	}
+	if got := svc.reads.Load(); got != 1 {
+		t.Fatalf("%d catalog reads, want 1", got)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"slices"
@@ -148,7 +149,7 @@ func (e *Engine) catalog(ctx context.Context) (*orders.Catalog, error) {
 	e.mu.Unlock()
 	// When the snapshot expires, every worker would read the catalog at
 	// once; one reads it and the others wait for its result.
-	v, err, _ := e.catRun.Do(strconv.FormatUint(gen, 10), func() (any, error) {
+	ch := e.catRun.DoChan(strconv.FormatUint(gen, 10), func() (any, error) {
 		// Not the first caller's own deadline alone: the others wait too.
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), catalogReadTimeout)
 		defer cancel()
@@ -163,10 +164,15 @@ func (e *Engine) catalog(ctx context.Context) (*orders.Catalog, error) {
 		e.mu.Unlock()
 		return c, nil
 	})
-	if err != nil {
-		return nil, err
+	select {
+	case r := <-ch:
+		if r.Err != nil {
+			return nil, r.Err
+		}
+		return r.Val.(*orders.Catalog), nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("read catalog: %w", context.Cause(ctx)) // the read goes on for the others
 	}
-	return v.(*orders.Catalog), nil
 }
 
 // Handle answers one inbound message. Failures of the order core or the

@@ -82,7 +82,7 @@ return {token, s[1], s[2]}
 type prefetched struct {
 	prefix, name string
 	token        int64
-	v, d         any // the hash's fields: strings, or nil
+	v, d         any // the hash's fields: strings; nil (or false) when absent
 }
 
 type prefetchKey struct{}
@@ -119,7 +119,7 @@ func (l *Lease) TryAcquire(ctx context.Context, name, id string, ttl time.Durati
 func (l *Lease) tryAcquire(ctx context.Context, name, id string, ttl time.Duration) (int64, *prefetched, error) {
 	seen, checkSeen := l.seenKey(id), "1"
 	if id == "" {
-		seen, checkSeen = leaseKey(l.prefix, name), "0" // a key of the same slot, unread
+		seen, checkSeen = leaseKey(l.prefix, name), "0" // a stand-in, not read
 	}
 	keys := []string{leaseKey(l.prefix, name), l.prefix + "fence:" + name, seen, sessionKey(l.prefix, name)}
 	reply, err := acquireScript.Run(ctx, l.rdb, keys, millis(ttl), millis(max(ttl, fenceKeep)), checkSeen).Slice()

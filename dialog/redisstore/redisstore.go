@@ -17,8 +17,9 @@
 //	PREFIX limit:CHANNEL:chat:CHAT    when the chat's next send may leave
 //	PREFIX limit:CHANNEL:pause        set while the channel asked the fleet to wait (a 429)
 //
-// A Redis Cluster is not supported: the scripts touch a session and its
-// lease together.
+// A Redis Cluster is not supported: the scripts touch several keys of one
+// conversation together (its lease, fence and session, a message's seen
+// key), which a cluster would place in different slots.
 package redisstore
 
 import (
@@ -113,7 +114,7 @@ func (s *Store) Load(ctx context.Context, key dialog.Key) (*dialog.Session, bool
 }
 
 // decodeSession is the session for key from its hash's fields v and d
-// (strings, or nil when there is no session).
+// (strings; nil, or false from a script, when there is no session).
 func decodeSession(key dialog.Key, v, d any) (*dialog.Session, bool, error) {
 	version, _ := v.(string)
 	data, found := d.(string)
