@@ -47,8 +47,11 @@ func (b *Bot) RunSocketMode(ctx context.Context, appToken string) error {
 }
 
 // maxPendingAcks bounds the envelopes waiting for their message to be
-// handled before they are acknowledged. The receive loop waits when it is
-// reached, at most until the oldest one's budget runs out.
+// handled before they are acknowledged. Past it an envelope is
+// acknowledged at once, its message queued: the receive loop never waits.
+// At shutdown the connection closes with the envelopes still waiting
+// unacknowledged; Slack delivers them again, and the messages handled
+// meanwhile are dropped as duplicates.
 const maxPendingAcks = 64
 
 // pendingAck is an envelope to acknowledge once its message was handled
@@ -148,10 +151,11 @@ func (b *Bot) onSocketEvent(ctx context.Context, client *socketmode.Client, evt 
 	if a.handled != nil {
 		select {
 		case pending <- pendingAck{ctx: actx, cancel: cancel, envelope: evt.Request.EnvelopeID, ack: a}:
-		case <-ctx.Done():
-			cancel()
+			return
+		default:
+			// Too many wait already: this one is confirmed queued, rather
+			// than holding up the envelopes behind it past Slack's limit.
 		}
-		return
 	}
 	cancel()
 	if err := client.AckCtx(ctx, evt.Request.EnvelopeID, a.payload); err != nil {

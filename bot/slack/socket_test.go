@@ -3,6 +3,7 @@ package slack_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -18,6 +19,7 @@ import (
 	"orderbot/bot"
 	"orderbot/bot/slack"
 	"orderbot/bot/slack/slackfake"
+	"orderbot/dialog"
 )
 
 // socketFake plays Slack's side of Socket Mode: apps.connections.open
@@ -32,7 +34,7 @@ type socketFake struct {
 }
 
 func newSocketFake(t *testing.T) *socketFake {
-	f := &socketFake{ackedC: make(chan string, 16), send: make(chan any, 16)}
+	f := &socketFake{ackedC: make(chan string, 128), send: make(chan any, 16)}
 	up := websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }}
 	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		conn, err := up.Upgrade(w, r, nil)
@@ -129,6 +131,13 @@ func (e *socketEnv) sendDM(envelope, eventID, text string) {
 	e.ws.send <- map[string]any{"type": "events_api", "envelope_id": envelope, "payload": payload, "accepts_response_payload": false}
 }
 
+// sendDMFrom sends a direct message from user, in their DM channel "D"+user.
+func (e *socketEnv) sendDMFrom(user, envelope, eventID, text string) {
+	var payload map[string]any
+	json.Unmarshal(slackfake.EventCallback(eventID, slackfake.TeamID, slackfake.DMMessage(user, "D"+user, text, "1.1")), &payload)
+	e.ws.send <- map[string]any{"type": "events_api", "envelope_id": envelope, "payload": payload, "accepts_response_payload": false}
+}
+
 // sendCommand sends a slash command Slack answers with an ephemeral note.
 func (e *socketEnv) sendCommand(envelope string) {
 	e.ws.send <- map[string]any{"type": "slash_commands", "envelope_id": envelope, "accepts_response_payload": true,
@@ -201,5 +210,44 @@ func TestSocketModeAcksWithoutBlocking(t *testing.T) {
 	}
 	if !replied(e.fake, "slow one") {
 		t.Fatal("the envelope was acknowledged before its message was answered")
+	}
+}
+
+// With as many envelopes waiting for their messages as it keeps, the next
+// one is acknowledged at once, its message queued, instead of the receive
+// loop waiting.
+func TestSocketModeAcksAtOnceWhenManyWait(t *testing.T) {
+	h := gated()
+	h.started = make(chan dialog.Inbound, 128) // every handling's, unread
+	e := newSocketEnv(t, h)
+	// slack.maxPendingAcks wait in line, and the oldest is being waited
+	// for: the first message is held, the others queue behind it.
+	const waiting = 64 + 1
+	go func() {
+		// From two people, so that neither conversation's queue is full.
+		for i := 1; i <= waiting+1; i++ {
+			user := []string{"U5", "U6"}[i%2]
+			e.sendDMFrom(user, fmt.Sprintf("env-%d", i), fmt.Sprintf("EvMany%d", i), fmt.Sprintf("message %d", i))
+		}
+	}()
+	select {
+	case <-h.started:
+	case <-e.ctx.Done():
+		t.Fatal("the first message was never handled")
+	}
+	defer h.open()
+	start := time.Now()
+	var got string
+	select {
+	case got = <-e.ws.ackedC:
+		got = strings.TrimSpace(got)
+	case <-e.ctx.Done():
+		t.Fatal("no envelope acknowledged")
+	}
+	if got != fmt.Sprintf("env-%d", waiting+1) {
+		t.Fatalf("acknowledged %q first after %v, want env-%d at once", got, time.Since(start), waiting+1)
+	}
+	if took := time.Since(start); took >= 2*time.Second {
+		t.Fatalf("acknowledged after %v: it waited for the others' budgets", took)
 	}
 }
