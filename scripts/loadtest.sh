@@ -18,7 +18,7 @@
 #                 so runs do not meet there)
 #   BASELINE=1    before each run, the same load against orderbench's
 #                 plumbing bot (-plumbing: read the update, one Bot API call,
-#                 answer; with REDIS=1 also a replica's four Redis round
+#                 answer; with REDIS=1 also a replica's three Redis round
 #                 trips a message, on database 1022): the ceiling of the
 #                 machine for this load, to compare serve with. 0: none
 #

@@ -132,7 +132,7 @@ func parseOptions(args []string, out io.Writer) (*options, error) {
 	fs.BoolVar(&o.json, "json", false, "print the result as JSON")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write orderbench's own CPU profile during the load to `file`")
 	fs.BoolVar(&o.plumbing, "plumbing", false, "play against orderbench's own plumbing bot, the baseline: the least a bot does for a message (read it, one Bot API call, answer the webhook), on each -target (port 0: a free one)")
-	fs.StringVar(&o.plumbingRedis, "plumbing-redis", "", "with -plumbing, the Redis `URL` on which the plumbing bot makes a serve replica's round trips for each message (lease, session load and save, release)")
+	fs.StringVar(&o.plumbingRedis, "plumbing-redis", "", "with -plumbing, the Redis `URL` on which the plumbing bot makes a serve replica's round trips for each message (the lease, which reads the session; the session's save; the release)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprint(out, usage)

@@ -28,7 +28,7 @@ import (
 // the customer's script waits for (sendMessage, or editMessageText for a
 // pressed button), and answers the webhook, with answerCallbackQuery for a
 // button. It keeps no conversation but a step counter per chat, and knows
-// no shop. With Redis (-plumbing-redis) it also makes the four round trips
+// no shop. With Redis (-plumbing-redis) it also makes the three round trips
 // a serve replica makes for a message: the conversation's lease (which
 // checks the message id and reads the session), the session's save, and
 // the lease's release (which records the id).
