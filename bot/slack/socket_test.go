@@ -126,9 +126,7 @@ func newSocketEnv(t *testing.T, h *echo) *socketEnv {
 
 // sendDM sends a direct message in an events_api envelope.
 func (e *socketEnv) sendDM(envelope, eventID, text string) {
-	var payload map[string]any
-	json.Unmarshal(slackfake.EventCallback(eventID, slackfake.TeamID, slackfake.DMMessage("U5", "DU5", text, "1.1")), &payload)
-	e.ws.send <- map[string]any{"type": "events_api", "envelope_id": envelope, "payload": payload, "accepts_response_payload": false}
+	e.sendDMFrom("U5", envelope, eventID, text)
 }
 
 // sendDMFrom sends a direct message from user, in their DM channel "D"+user.

@@ -52,7 +52,7 @@ func (b *Bot) deliverTo(inc incoming) func(ctx context.Context, in dialog.Inboun
 			if err != nil {
 				notice = text(inc.locale, "error_short")
 			}
-			if !inc.hook.offer(inc.callbackID, notice) {
+			if !inc.hook.offer(notice) {
 				b.answerCallback(ctx, inc.callbackID, notice)
 			}
 		}

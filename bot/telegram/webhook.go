@@ -114,25 +114,17 @@ func (b *Bot) WebhookHandler() http.Handler {
 // answer offered to a request that then gave up is sent by the adapter's
 // own worker.
 type hookAnswer struct {
-	mu     sync.Mutex
-	closed bool
-	body   []byte // the method call to answer with, nil when none was offered
-	notice string // the answer's text, for answering by a request instead
+	mu      sync.Mutex
+	closed  bool
+	offered bool
+	notice  string // the answer's text
 }
 
-// offer hands the request the answer to callback query id, with notice; it
+// offer hands the request the answer to its button, with notice; it
 // reports false, and keeps nothing, when the request no longer waits (or
 // there is no request: a nil hookAnswer).
-func (h *hookAnswer) offer(id, notice string) bool {
+func (h *hookAnswer) offer(notice string) bool {
 	if h == nil {
-		return false
-	}
-	body, err := json.Marshal(struct {
-		Method string `json:"method"`
-		ID     string `json:"callback_query_id"`
-		Text   string `json:"text,omitempty"`
-	}{"answerCallbackQuery", id, notice})
-	if err != nil {
 		return false
 	}
 	h.mu.Lock()
@@ -140,20 +132,30 @@ func (h *hookAnswer) offer(id, notice string) bool {
 	if h.closed {
 		return false
 	}
-	h.body, h.notice = body, notice
+	h.offered, h.notice = true, notice
 	return true
 }
 
-// take closes the offer and returns what was offered, nil when nothing was
-// (or there is no request: a nil hookAnswer).
-func (h *hookAnswer) take() []byte {
+// take closes the offer and returns what was offered: ok is false when
+// nothing was (or there is no request: a nil hookAnswer).
+func (h *hookAnswer) take() (notice string, ok bool) {
 	if h == nil {
-		return nil
+		return "", false
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.closed = true
-	return h.body
+	return h.notice, h.offered
+}
+
+// answerBody is the webhook answer that answers callback query id.
+func answerBody(id, notice string) []byte {
+	body, _ := json.Marshal(struct { // strings always marshal
+		Method string `json:"method"`
+		ID     string `json:"callback_query_id"`
+		Text   string `json:"text,omitempty"`
+	}{"answerCallbackQuery", id, notice})
+	return body
 }
 
 // WebhookWait bounds how long a webhook request waits for its update to
@@ -194,12 +196,15 @@ func (b *Bot) accept(ctx context.Context, u tgbotapi.Update) (int, []byte) {
 			// Nobody reads the answer now: later offers are refused, so
 			// the delivery answers the button itself, and one already
 			// offered is sent here.
-			if body := inc.hook.take(); body != nil {
-				b.answerLater(inc.callbackID, inc.hook.notice)
+			if notice, ok := inc.hook.take(); ok {
+				b.answerLater(inc.callbackID, notice)
 			}
 			return http.StatusOK, nil
 		}
-		return http.StatusOK, inc.hook.take()
+		if notice, ok := inc.hook.take(); ok {
+			return http.StatusOK, answerBody(inc.callbackID, notice)
+		}
+		return http.StatusOK, nil
 	case errors.Is(err, bot.ErrDuplicate):
 		return http.StatusOK, nil
 	case errors.Is(err, bot.ErrBusy), errors.Is(err, bot.ErrClosed):
